@@ -1,0 +1,177 @@
+"""What Sequential and functional models share: child calls, naming, lookup, and the refusal
+to mutate."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ..core.errors import ImmutableModelError, describe
+from ..core.layer import Layer, StatefulLayer
+from ..core.shapes import TensorSpec, infer_output_spec, shape_matches
+
+
+def to_snake_case(name: str) -> str:
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def layer_name(obj: Any) -> str:
+    return getattr(obj, "name", None) or to_snake_case(type(obj).__name__)
+
+
+def assign_names(layers: list, owner: str) -> list:
+    """Give unnamed layers unique Keras-style names (`dense`, `dense_1`, ...) within a model."""
+    explicit: dict[str, Any] = {}
+    for layer in layers:
+        name = getattr(layer, "name", None)
+        if name is not None:
+            if name in explicit and explicit[name] is not layer:
+                raise ValueError(
+                    f"{owner}: all layers in a model must have unique names. "
+                    f"Received: two layers named {name!r}"
+                )
+            explicit[name] = layer
+    taken = set(explicit)
+    out = []
+    for layer in layers:
+        if not isinstance(layer, Layer) or layer.name is not None:
+            out.append(layer)
+            continue
+        base = to_snake_case(type(layer).__name__)
+        name, i = base, 0
+        while name in taken:
+            i += 1
+            name = f"{base}_{i}"
+        taken.add(name)
+        out.append(layer._replace(name=name))
+    return out
+
+
+@functools.cache
+def _accepted_kwargs(cls: type) -> frozenset:
+    try:
+        params = inspect.signature(cls.__call__).parameters
+    except (TypeError, ValueError):
+        return frozenset()
+    return frozenset(
+        n
+        for n, p in params.items()
+        if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    )
+
+
+def call_child(child: Any, x: Any, training: bool, key) -> tuple[Any, Any]:
+    """`(y, updated_child)` for an fkeras layer or any pure callable PyTree (Equinox module).
+
+    Foreign callables get `key=` and `training=` (or Equinox's `inference=`) only when their
+    `__call__` names them.
+    """
+    if isinstance(child, Layer):
+        return child.apply(x, training=training, key=key)
+    accepted = _accepted_kwargs(type(child))
+    kwargs: dict[str, Any] = {}
+    if "key" in accepted and key is not None:
+        kwargs["key"] = key
+    if "training" in accepted:
+        kwargs["training"] = training
+    elif "inference" in accepted:
+        kwargs["inference"] = not training
+    return child(x, **kwargs), child
+
+
+def child_output_spec(child: Any, specs: Any) -> Any:
+    if isinstance(child, Layer):
+        return child.compute_output_spec(specs)
+    return infer_output_spec(lambda x: call_child(child, x, False, None)[0], specs)
+
+
+def build_child(child: Any, specs: Any, key) -> Any:
+    return child.build(specs, key) if isinstance(child, Layer) else child
+
+
+def check_input(owner: str, spec: TensorSpec, x: Any, what: str = "inputs") -> jax.Array:
+    """Convert `x` to the declared dtype and check its shape against `spec`."""
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        x = jnp.asarray(x)
+        shape = x.shape
+    if not shape_matches(spec.shape, tuple(shape)):
+        raise ValueError(
+            f"{owner} expects {what} of shape {spec.shape} (None: any size). "
+            f"Received: x.shape={tuple(shape)}"
+        )
+    return jnp.asarray(x, dtype=spec.dtype)
+
+
+_FIT_MESSAGE = (
+    "fkeras models are immutable, so `model.{method}(...)` cannot change this model in place. "
+    "Compile it into a trainer, which holds the training state and gives back the trained model:"
+    "\n\n    trainer = model.compile(optimizer=\"adam\", loss=..., metrics=[\"accuracy\"])"
+    "\n    history = trainer.{method}(x, y, ...)\n    model = trainer.model\n"
+)
+
+
+class BaseModel(StatefulLayer):
+    """Shared behaviour of `Sequential` and `Model`. Subclasses hold a `layers` tuple."""
+
+    layers: tuple
+
+    def get_layer(self, name: str | None = None, index: int | None = None):
+        """The layer called `name`, or at position `index` of `model.layers`."""
+        if (name is None) == (index is None):
+            raise ValueError(
+                f"{describe(self)}.get_layer expects exactly one of `name` or `index`. "
+                f"Received: name={name!r}, index={index!r}"
+            )
+        if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(
+                    f"{describe(self)} has {len(self.layers)} layers. Received: index={index}"
+                )
+            return self.layers[index]
+        for layer in self.layers:
+            if layer_name(layer) == name:
+                return layer
+        raise ValueError(
+            f"{describe(self)} has no layer named {name!r}. Its layers: "
+            f"{[layer_name(layer) for layer in self.layers]}. Received: name={name!r}"
+        )
+
+    def with_trainable(self, trainable: bool):
+        return self._replace(
+            trainable=trainable,
+            layers=tuple(
+                layer.with_trainable(trainable) if isinstance(layer, Layer) else layer
+                for layer in self.layers
+            ),
+        )
+
+    def summary(self, print_fn=None, line_length: int | None = None) -> None:
+        """Print a table of layers: name and type, output shape, parameter count; then the
+        totals, split into trainable and non-trainable."""
+        from .summary import render_summary
+
+        text = render_summary(self, line_length=line_length)
+        (print_fn or print)(text)
+
+    def _layer_output_shapes(self) -> list[Any]:
+        raise NotImplementedError
+
+    def fit(self, *args, **kwargs):
+        raise ImmutableModelError(_FIT_MESSAGE.format(method="fit"))
+
+    def evaluate(self, *args, **kwargs):
+        raise ImmutableModelError(_FIT_MESSAGE.format(method="evaluate"))
+
+    def train_on_batch(self, *args, **kwargs):
+        raise ImmutableModelError(_FIT_MESSAGE.format(method="train_on_batch"))
+
+    def test_on_batch(self, *args, **kwargs):
+        raise ImmutableModelError(_FIT_MESSAGE.format(method="test_on_batch"))
