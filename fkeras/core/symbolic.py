@@ -51,7 +51,7 @@ class SymbolicTensor:
             "layers on it to build the graph, e.g. `y = fk.layers.Dense(10)(x)`."
         )
 
-    __array__ = __jax_array__ = __bool__ = __float__ = __int__ = _refuse
+    __array__ = __bool__ = __float__ = __int__ = _refuse
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __matmul__ = _refuse
     __truediv__ = __neg__ = __getitem__ = _refuse
 

@@ -1,0 +1,16 @@
+import os
+
+# Keras (a test-only reference) must use the JAX backend; set before anything imports it.
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import itertools  # noqa: E402
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def getkey():
+    """A fresh, deterministic PRNG key per call (as in Equinox's tests)."""
+    counter = itertools.count()
+    return lambda: jax.random.key(next(counter))
