@@ -167,7 +167,9 @@ def _variance_scaling_preset(name: str, scale: float, mode: str, distribution: s
             return {"seed": self.seed}
 
     Preset.__name__ = Preset.__qualname__ = name
-    Preset.__doc__ = f"VarianceScaling(scale={scale}, mode={mode!r}, distribution={distribution!r})."
+    Preset.__doc__ = (
+        f"VarianceScaling(scale={scale}, mode={mode!r}, distribution={distribution!r})."
+    )
     return _register(Preset)
 
 

@@ -97,14 +97,17 @@ def run_layer_test(
     if trains is None:
         trains = n_params > 0
     step_key = jax.random.key(3) if training_key else None
-    target = jax.tree_util.tree_map(lambda a: jnp.asarray(np.random.default_rng(1).normal(
-        size=a.shape), a.dtype), y)
+    target = jax.tree_util.tree_map(
+        lambda a: jnp.asarray(np.random.default_rng(1).normal(size=a.shape), a.dtype), y
+    )
 
     def loss_fn(params):
         model = fk.combine(params, state, static)
         out, _ = model.apply(x, training=True, key=step_key)
-        return sum(jnp.mean((o - t) ** 2) for o, t in zip(jax.tree_util.tree_leaves(out),
-                                                           jax.tree_util.tree_leaves(target)))
+        return sum(
+            jnp.mean((o - t) ** 2)
+            for o, t in zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(target))
+        )
 
     optimizer = optax.sgd(1e-2)
     opt_state = optimizer.init(params)
@@ -123,7 +126,9 @@ def run_layer_test(
         assert loss1 < loss0, f"a training step did not lower the loss: {loss0} -> {loss1}"
 
     # ---- grad with respect to the inputs
-    input_grads = jax.grad(lambda x: sum(jnp.sum(o) for o in jax.tree_util.tree_leaves(built(x))))(x)
+    input_grads = jax.grad(lambda x: sum(jnp.sum(o) for o in jax.tree_util.tree_leaves(built(x))))(
+        x
+    )
     assert jax.tree_util.tree_map(jnp.shape, input_grads) == jax.tree_util.tree_map(jnp.shape, x)
     assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(input_grads))
 
@@ -133,8 +138,9 @@ def run_layer_test(
     stacked = jax.vmap(built)(xs)
     looped = [built(jax.tree_util.tree_map(lambda a, i=i: a[i], xs)) for i in range(2)]
     for i in range(2):
-        assert tree_allclose(jax.tree_util.tree_map(lambda a, i=i: a[i], stacked), looped[i],
-                             rtol=1e-5, atol=1e-5)
+        assert tree_allclose(
+            jax.tree_util.tree_map(lambda a, i=i: a[i], stacked), looped[i], rtol=1e-5, atol=1e-5
+        )
 
     # ---- trainable=False freezes: no parameters, all weights are state
     frozen = built.with_trainable(False)

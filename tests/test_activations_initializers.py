@@ -91,8 +91,11 @@ def test_orthogonal_identity_constant_and_seeded_initializers():
 
 
 def test_initializer_config_round_trip():
-    for init in [fk.initializers.GlorotUniform(seed=2), fk.initializers.VarianceScaling(
-            2.0, "fan_out", "uniform"), fk.initializers.Constant(1.5)]:
+    for init in [
+        fk.initializers.GlorotUniform(seed=2),
+        fk.initializers.VarianceScaling(2.0, "fan_out", "uniform"),
+        fk.initializers.Constant(1.5),
+    ]:
         again = fk.initializers.get(fk.initializers.serialize(init))
         assert again == init
     layer = fk.layers.Dense(3, kernel_initializer=jax.nn.initializers.zeros)

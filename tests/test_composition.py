@@ -75,8 +75,9 @@ def test_fkeras_model_as_a_field_of_an_equinox_module_trains_with_optax():
 
     @jax.jit
     def step(params, opt_state):
-        loss, grads = jax.value_and_grad(
-            lambda p: jnp.mean((eqx.combine(p, static)(x) - y) ** 2))(params)
+        loss, grads = jax.value_and_grad(lambda p: jnp.mean((eqx.combine(p, static)(x) - y) ** 2))(
+            params
+        )
         updates, opt_state = optimizer.update(grads, opt_state)
         return optax.apply_updates(params, updates), opt_state, loss
 
@@ -94,7 +95,8 @@ def test_batchnorm_state_flows_through_a_research_loop():
     x, y = _regression_data()
     model = fk.Sequential(
         [fk.Input((4,)), L.Dense(8), L.BatchNormalization(), L.Activation("relu"), L.Dense(1)],
-        seed=0)
+        seed=0,
+    )
     trained, losses = _train(model, x, y, steps=80)
     assert losses[-1] < 0.3 * losses[0]
     bn = trained.layers[1]

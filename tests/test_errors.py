@@ -20,8 +20,11 @@ def test_wrong_input_shape_names_layer_expected_and_received():
 
 def test_wrong_input_shape_to_a_model():
     model = fk.Sequential([fk.Input((16,)), L.Dense(3)])
-    with pytest.raises(ValueError, match=r"Sequential 'sequential' expects inputs of shape "
-                                         r"\(None, 16\).*Received: x.shape=\(4, 17\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Sequential 'sequential' expects inputs of shape "
+        r"\(None, 16\).*Received: x.shape=\(4, 17\)",
+    ):
         model(np.ones((4, 17)))
     inputs = fk.Input((2, 2), name="image")
     functional = fk.Model(inputs, L.Flatten()(inputs))
@@ -50,7 +53,9 @@ def test_bad_reshape_and_merge_inputs():
     with pytest.raises(ValueError, match=r"Reshape 'r' cannot reshape examples of shape \(6,\)"):
         fk.Sequential([fk.Input((6,)), L.Reshape((4, 2), name="r")])
     a, b = fk.Input((3,)), fk.Input((4,))
-    with pytest.raises(ValueError, match=r"Add expects inputs of the same shape.*\(2, 3\), \(2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"Add expects inputs of the same shape.*\(2, 3\), \(2, 4\)"
+    ):
         L.Add()([a, b])
     with pytest.raises(ValueError, match=r"Concatenate expects inputs with matching shapes"):
         L.Concatenate(axis=1)([fk.Input((3, 2)), fk.Input((3, 4))])

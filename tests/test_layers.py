@@ -39,8 +39,16 @@ def test_harness_layers_with_params(layer, input_shape, output_shape, n_params):
         (lambda: L.Concatenate(), [(None, 3), (None, 2)], (None, 5)),
         (lambda: L.Concatenate(axis=1), [(None, 1, 2), (None, 3, 2)], (None, 4, 2)),
     ],
-    ids=["identity", "activation", "flatten", "reshape", "reshape-infer",
-         "add", "concatenate", "concatenate-axis1"],
+    ids=[
+        "identity",
+        "activation",
+        "flatten",
+        "reshape",
+        "reshape-infer",
+        "add",
+        "concatenate",
+        "concatenate-axis1",
+    ],
 )
 def test_harness_weightless_layers(layer, input_shape, output_shape):
     run_layer_test(layer(), input_shape, output_shape, expected_num_params=0)
@@ -138,4 +146,7 @@ def test_output_shapes_with_unknown_dimensions():
     assert L.Flatten().compute_output_shape((None, None, 4)) == (None, None)
     assert L.Dense(3).compute_output_shape((None, None, 4)) == (None, None, 3)
     assert L.Concatenate(axis=1).compute_output_shape([(None, None, 2), (None, 3, 2)]) == (
-        None, None, 2)
+        None,
+        None,
+        2,
+    )

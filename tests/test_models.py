@@ -14,8 +14,13 @@ L = fk.layers
 
 def mlp(seed=0):
     return fk.Sequential(
-        [fk.Input((6,)), L.Dense(8, activation="relu"), L.BatchNormalization(), L.Dropout(0.5),
-         L.Dense(3)],
+        [
+            fk.Input((6,)),
+            L.Dense(8, activation="relu"),
+            L.BatchNormalization(),
+            L.Dropout(0.5),
+            L.Dense(3),
+        ],
         seed=seed,
     )
 
@@ -136,10 +141,16 @@ def test_functional_branches_merges_shared_layers_and_multiple_io(getkey):
     ha = shared(a_in)
     hb = shared(L.Dense(4, name="pre")(b_in))  # the shared layer needs 4 features on both paths
     merged = L.Concatenate()([L.Add()([ha, hb]), ha])
-    model = fk.Model([a_in, b_in], {"out": L.Dense(2, name="head")(merged), "aux": hb},
-                     seed=0)
+    model = fk.Model([a_in, b_in], {"out": L.Dense(2, name="head")(merged), "aux": hb}, seed=0)
     assert {layer.name for layer in model.layers} == {
-        "a", "b", "shared", "pre", "add", "concatenate", "head"}
+        "a",
+        "b",
+        "shared",
+        "pre",
+        "add",
+        "concatenate",
+        "head",
+    }
     xa, xb = jax.random.normal(getkey(), (7, 4)), jax.random.normal(getkey(), (7, 3))
     out = model([xa, xb])
     assert out["out"].shape == (7, 2) and out["aux"].shape == (7, 5)
@@ -161,7 +172,9 @@ def test_functional_shared_layer_with_incompatible_shapes_is_refused():
     a, b = fk.Input((4,)), fk.Input((5,))
     shared = L.Dense(2, name="shared")
     outputs = [shared(a), shared(b)]
-    with pytest.raises(ValueError, match=r"Dense 'shared' expects inputs with dimension 4.*\(2, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"Dense 'shared' expects inputs with dimension 4.*\(2, 5\)"
+    ):
         fk.Model([a, b], outputs)
 
 

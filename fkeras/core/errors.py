@@ -1,4 +1,4 @@
-"""Exceptions raised for user mistakes. Messages name the layer, the expectation and what was received."""
+"""Exceptions for user mistakes; messages name the layer, the expectation and the received value."""
 
 from __future__ import annotations
 

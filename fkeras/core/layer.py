@@ -88,10 +88,13 @@ class Layer(eqx.Module):
 
     def __init__(self, *, name: str | None = None, trainable: bool = True, dtype="float32"):
         if name is not None and not isinstance(name, str):
-            raise TypeError(f"{type(self).__name__}: name must be a string. Received: name={name!r}")
+            raise TypeError(
+                f"{type(self).__name__}: name must be a string. Received: name={name!r}"
+            )
         if not isinstance(trainable, bool):
             raise TypeError(
-                f"{type(self).__name__}: trainable must be a bool. Received: trainable={trainable!r}"
+                f"{type(self).__name__}: trainable must be a bool. "
+                f"Received: trainable={trainable!r}"
             )
         try:
             dtype = jnp.dtype(dtype).name
@@ -190,7 +193,11 @@ class Layer(eqx.Module):
     # ------------------------------------------------------------------- config
     def get_config(self) -> dict:
         """The constructor arguments as JSON-compatible data (Keras' `get_config`)."""
-        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config: dict[str, Any] = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": self.dtype,
+        }
         for p in inspect.signature(type(self).__init__).parameters.values():
             if p.name in config or p.name == "self":
                 continue
@@ -217,7 +224,9 @@ class Layer(eqx.Module):
         """A copy with some fields changed (works for unbuilt layers whose weights are None)."""
         new = object.__new__(type(self))
         for name in _tree.field_names(type(self)):
-            object.__setattr__(new, name, changes.pop(name) if name in changes else getattr(self, name))
+            object.__setattr__(
+                new, name, changes.pop(name) if name in changes else getattr(self, name)
+            )
         if changes:
             raise TypeError(f"{type(self).__name__} has no fields {sorted(changes)}.")
         return new

@@ -23,7 +23,11 @@ def register_serializable(package: str = "Custom", name: str | None = None):
     def decorator(cls):
         key = _registered_name(package, name or cls.__name__)
         existing = _REGISTRY.get(key)
-        if existing is not None and existing is not cls and existing.__qualname__ != cls.__qualname__:
+        if (
+            existing is not None
+            and existing is not cls
+            and existing.__qualname__ != cls.__qualname__
+        ):
             raise ValueError(
                 f"Cannot register {cls.__qualname__} as '{key}': that name is already taken by "
                 f"{existing.__module__}.{existing.__qualname__}."

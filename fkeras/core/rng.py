@@ -8,7 +8,7 @@ _global_seed: int | None = None
 
 
 def set_random_seed(seed: int) -> None:
-    """Set the seed that models built without `seed=`/`key=` use (Keras' `keras.utils.set_random_seed`).
+    """Set the seed that models built without `seed=`/`key=` use (as `keras.utils.set_random_seed`).
 
     Unlike Keras this touches no hidden global generator: it only chooses the key that
     construction derives when none is given. Python's and NumPy's generators are seeded too, so

@@ -29,8 +29,7 @@ def field_names(cls: type) -> tuple[str, ...]:
 @functools.cache
 def _field_info(cls: type) -> dict[str, tuple[int, bool]]:
     return {
-        f.name: (i, bool(f.metadata.get("fk_state")))
-        for i, f in enumerate(dataclasses.fields(cls))
+        f.name: (i, bool(f.metadata.get("fk_state"))) for i, f in enumerate(dataclasses.fields(cls))
     }
 
 

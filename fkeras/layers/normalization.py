@@ -130,7 +130,9 @@ class BatchNormalization(StatefulLayer):
         self.beta_initializer = initializers.get(beta_initializer, owner=owner)
         self.gamma_initializer = initializers.get(gamma_initializer, owner=owner)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer, owner=owner)
-        self.moving_variance_initializer = initializers.get(moving_variance_initializer, owner=owner)
+        self.moving_variance_initializer = initializers.get(
+            moving_variance_initializer, owner=owner
+        )
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
     def create_weights(self, input_shape, key):

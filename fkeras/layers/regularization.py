@@ -31,8 +31,16 @@ class Dropout(Layer):
     seed: int | None = static()
     has_weights = False
 
-    def __init__(self, rate: float, noise_shape=None, seed: int | None = None, *, name=None,
-                 trainable=True, dtype="float32"):
+    def __init__(
+        self,
+        rate: float,
+        noise_shape=None,
+        seed: int | None = None,
+        *,
+        name=None,
+        trainable=True,
+        dtype="float32",
+    ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
             raise ValueError(

@@ -42,7 +42,10 @@ class Reshape(Layer):
         if isinstance(target_shape, int):
             target_shape = (target_shape,)
         target = tuple(target_shape)
-        if not all(isinstance(d, int) and (d > 0 or d == -1) for d in target) or target.count(-1) > 1:
+        if (
+            not all(isinstance(d, int) and (d > 0 or d == -1) for d in target)
+            or target.count(-1) > 1
+        ):
             raise ValueError(
                 f"{describe(self)} expects target_shape of positive ints with at most one -1. "
                 f"Received: target_shape={target_shape!r}"

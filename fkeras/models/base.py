@@ -113,7 +113,7 @@ def check_input(owner: str, spec: TensorSpec, x: Any, what: str = "inputs") -> j
 _FIT_MESSAGE = (
     "fkeras models are immutable, so `model.{method}(...)` cannot change this model in place. "
     "Compile it into a trainer, which holds the training state and gives back the trained model:"
-    "\n\n    trainer = model.compile(optimizer=\"adam\", loss=..., metrics=[\"accuracy\"])"
+    '\n\n    trainer = model.compile(optimizer="adam", loss=..., metrics=["accuracy"])'
     "\n    history = trainer.{method}(x, y, ...)\n    model = trainer.model\n"
 )
 

@@ -60,7 +60,9 @@ def _topological_nodes(outputs: list[SymbolicTensor]) -> list:
             continue
         stack.append((node, True))
         if node.inputs is not None:
-            stack.extend((t.node, False) for t in reversed(node.input_tensors) if id(t.node) not in done)
+            stack.extend(
+                (t.node, False) for t in reversed(node.input_tensors) if id(t.node) not in done
+            )
     return order
 
 
@@ -89,7 +91,9 @@ def _trace(owner: str, inputs: Any, outputs: Any):
 
     layers: list[Any] = []
     layer_index: dict[int, int] = {}
-    for layer in [t.node.layer for t in in_leaves] + [n.layer for n in nodes if n.inputs is not None]:
+    for layer in [t.node.layer for t in in_leaves] + [
+        n.layer for n in nodes if n.inputs is not None
+    ]:
         if id(layer) not in layer_index:
             layer_index[id(layer)] = len(layers)
             layers.append(layer)
@@ -163,8 +167,16 @@ class Model(BaseModel):
     layers: tuple
     graph: Graph = static()
 
-    def __init__(self, inputs, outputs, *, seed: int | None = None, name: str | None = None,
-                 trainable: bool = True, dtype="float32"):
+    def __init__(
+        self,
+        inputs,
+        outputs,
+        *,
+        seed: int | None = None,
+        name: str | None = None,
+        trainable: bool = True,
+        dtype="float32",
+    ):
         super().__init__(name=name or "functional", trainable=trainable, dtype=dtype)
         owner = describe(self)
         layers, graph = _trace(owner, inputs, outputs)
@@ -237,7 +249,9 @@ class Model(BaseModel):
         for tid, spec in enumerate(self.graph.specs):
             li, call, _ = self.graph.sources[tid]
             if call == 0:
-                shapes[li] = spec.shape if shapes[li] is None else [*_as_list(shapes[li]), spec.shape]
+                shapes[li] = (
+                    spec.shape if shapes[li] is None else [*_as_list(shapes[li]), spec.shape]
+                )
         return shapes
 
     def _connections(self) -> list[list[str]]:
@@ -282,8 +296,9 @@ class Model(BaseModel):
         produced: dict[tuple[str, int], list] = {}
         for name, layer in layers.items():
             if isinstance(layer, InputLayer):
-                tensor = Input(layer.shape[1:], batch_size=layer.shape[0], dtype=layer.dtype,
-                               name=name)
+                tensor = Input(
+                    layer.shape[1:], batch_size=layer.shape[0], dtype=layer.dtype, name=name
+                )
                 produced[(name, 0)] = [tensor]
         calls: dict[str, int] = {}
 

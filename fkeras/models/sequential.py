@@ -41,8 +41,15 @@ class Sequential(BaseModel):
     layers: tuple
     input_spec: TensorSpec | None = static()
 
-    def __init__(self, layers=(), *, seed: int | None = None, name: str | None = None,
-                 trainable: bool = True, dtype="float32"):
+    def __init__(
+        self,
+        layers=(),
+        *,
+        seed: int | None = None,
+        name: str | None = None,
+        trainable: bool = True,
+        dtype="float32",
+    ):
         super().__init__(name=name or "sequential", trainable=trainable, dtype=dtype)
         layers = list(layers)
         input_spec = None
@@ -60,7 +67,9 @@ class Sequential(BaseModel):
                     f"Received: {layer!r}"
                 )
         if not trainable:
-            layers = [lay.with_trainable(False) if isinstance(lay, Layer) else lay for lay in layers]
+            layers = [
+                lay.with_trainable(False) if isinstance(lay, Layer) else lay for lay in layers
+            ]
         self.layers = tuple(assign_names(layers, describe(self)))
         self.input_spec = None
         self.built = False

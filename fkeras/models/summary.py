@@ -41,10 +41,14 @@ def _table(header: list[str], rows: list[list[str]], width: int | None) -> list[
 
     def row(cells, sep="│"):
         # The parameter count (column 2) is right-aligned, as in Keras.
-        return sep + sep.join(
-            f"{c} ".rjust(w) if i == 2 else f" {c}".ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths))
-        ) + sep
+        return (
+            sep
+            + sep.join(
+                f"{c} ".rjust(w) if i == 2 else f" {c}".ljust(w)
+                for i, (c, w) in enumerate(zip(cells, widths))
+            )
+            + sep
+        )
 
     out = [line("┏", "┳", "┓", "━"), row(header, "┃"), line("┡", "╇", "┩", "━")]
     for i, r in enumerate(rows):
