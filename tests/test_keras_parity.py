@@ -422,12 +422,6 @@ LN_CASES = [
         (6,),
         {"rms_scaling": True, "scale": False},
         id="rms-scaling-no-scale",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="fkeras bug: LayerNormalization(rms_scaling=True, scale=False) creates no "
-            "gamma; Keras ignores scale when rms_scaling=True and always creates and applies "
-            "gamma (fkeras/layers/normalization.py LayerNormalization.create_weights)",
-        ),
     ),
 ]
 
@@ -554,13 +548,6 @@ def deep_branch_second_model(lib, Input, Model):
     return Model(x, out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fkeras bug: functional Model orders layers (and so get_weights/set_weights) by DFS "
-    "post-order (x, c, a, b, cat), Keras by depth then DFS discovery (x, a, c, b, cat); "
-    "Keras weights are silently assigned to the wrong layers (fkeras/models/functional.py "
-    "_topological_nodes/_trace)",
-)
 def test_functional_weight_order_matches_keras_when_branch_depths_differ():
     fk_model = deep_branch_second_model(fk.layers, fk.Input, fk.Model)
     k_model = deep_branch_second_model(keras.layers, keras.Input, keras.Model)
@@ -608,13 +595,6 @@ def multi_output_reference(x, k_model, deep_second_head=False):
         False,
         pytest.param(
             True,
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=ValueError,
-                reason="fkeras bug (same root cause as the branch-depth test): with heads of "
-                "different depths Keras lists pre2 before o1; fkeras lists o1 first, so "
-                "set_weights(keras.get_weights()) raises a shape error",
-            ),
         ),
     ],
     ids=["same-depth-heads", "deeper-second-head"],
@@ -699,12 +679,6 @@ def test_two_inputs_at_different_depths_weights():
     assert_parity(fk_model([xu, xv]), k_model([xu, xv]), reference)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fkeras parity gap: functional Model.layers puts every InputLayer first "
-    "(u, v, d1, d2, cat); Keras places inputs by depth (u, d1, d2, v, cat), so "
-    "get_layer(index=...) and summary() rows differ (weights are unaffected)",
-)
 def test_two_inputs_at_different_depths_layer_order():
     fk_model = inputs_at_different_depths(fk.layers, fk.Input, fk.Model)
     k_model = inputs_at_different_depths(keras.layers, keras.Input, keras.Model)

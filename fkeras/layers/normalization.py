@@ -216,8 +216,10 @@ class LayerNormalization(Layer):
         shape = _param_shape(self, self.axis, input_shape)
         gamma_key, beta_key = jax.random.split(key)
         use_beta = self.center and not self.rms_scaling
+        use_gamma = self.scale or self.rms_scaling
         return {
-            "gamma": self.gamma_initializer(gamma_key, shape, self.dtype) if self.scale else None,
+            # Keras: rms_scaling always learns a scale, even with scale=False.
+            "gamma": self.gamma_initializer(gamma_key, shape, self.dtype) if use_gamma else None,
             "beta": self.beta_initializer(beta_key, shape, self.dtype) if use_beta else None,
         }
 

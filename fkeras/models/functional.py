@@ -47,23 +47,48 @@ def _flatten(structure) -> tuple[list, Any]:
     return jax.tree_util.tree_flatten(structure, is_leaf=is_symbolic)
 
 
-def _topological_nodes(outputs: list[SymbolicTensor]) -> list:
-    """Nodes feeding `outputs`, each after the nodes it depends on (iterative DFS)."""
-    order, done, stack = [], set(), [(t.node, False) for t in reversed(outputs)]
+def _topological_nodes(outputs: list[SymbolicTensor]) -> tuple[list, dict[int, int]]:
+    """Nodes feeding `outputs` in post-order (each after the nodes it depends on), and each
+    layer's first-visit index of the depth-first search from the outputs (iterative, so deep
+    graphs do not hit Python's recursion limit). The search order is Keras' `_build_map`."""
+    order, visited, first_visit = [], set(), {}
+    stack = [(t.node, False) for t in reversed(outputs)]
     while stack:
         node, expanded = stack.pop()
-        if id(node) in done:
-            continue
         if expanded:
-            done.add(id(node))
             order.append(node)
             continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        first_visit.setdefault(id(node.layer), len(first_visit))
         stack.append((node, True))
         if node.inputs is not None:
-            stack.extend(
-                (t.node, False) for t in reversed(node.input_tensors) if id(t.node) not in done
-            )
-    return order
+            stack.extend((t.node, False) for t in reversed(node.input_tensors))
+    return order, first_visit
+
+
+def _keras_layer_order(nodes: list, first_visit: dict[int, int], inputs: list) -> list:
+    """Layers in Keras' `model.layers` order: by depth from the outputs (deepest first), then
+    by first visit. Matching it keeps `get_weights()` interchangeable with Keras'."""
+    node_depth: dict[int, int] = {}
+    layer_depth: dict[int, int] = {}
+    layers: dict[int, Any] = {}
+    for node in reversed(nodes):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = depth
+        node_depth[id(node)] = depth
+        layers[id(node.layer)] = node.layer
+        if node.inputs is not None:
+            for t in node.input_tensors:
+                node_depth[id(t.node)] = max(depth + 1, node_depth.get(id(t.node), 0))
+    for t in inputs:  # inputs the outputs do not use
+        if id(t.node.layer) not in layer_depth:
+            layer_depth[id(t.node.layer)] = 0
+            first_visit[id(t.node.layer)] = -1
+            layers[id(t.node.layer)] = t.node.layer
+    ordered = sorted(layers, key=lambda i: (-layer_depth[i], first_visit[i]))
+    return [layers[i] for i in ordered]
 
 
 def _trace(owner: str, inputs: Any, outputs: Any):
@@ -80,7 +105,7 @@ def _trace(owner: str, inputs: Any, outputs: Any):
         if not isinstance(t.node.layer, InputLayer):
             raise ValueError(f"{owner}: every input must come from fk.Input(...). Received: {t!r}")
 
-    nodes = _topological_nodes(out_leaves)
+    nodes, first_visit = _topological_nodes(out_leaves)
     input_nodes = {id(t.node) for t in in_leaves}
     for node in nodes:
         if node.inputs is None and id(node) not in input_nodes:
@@ -89,14 +114,8 @@ def _trace(owner: str, inputs: Any, outputs: Any):
                 f"{node.outputs!r}. Pass every fk.Input the outputs use."
             )
 
-    layers: list[Any] = []
-    layer_index: dict[int, int] = {}
-    for layer in [t.node.layer for t in in_leaves] + [
-        n.layer for n in nodes if n.inputs is not None
-    ]:
-        if id(layer) not in layer_index:
-            layer_index[id(layer)] = len(layers)
-            layers.append(layer)
+    layers = _keras_layer_order(nodes, first_visit, in_leaves)
+    layer_index = {id(layer): i for i, layer in enumerate(layers)}
 
     tensor_id: dict[int, int] = {}
     specs: list[TensorSpec] = []
