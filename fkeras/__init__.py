@@ -1,6 +1,18 @@
 """fkeras: Keras ergonomics on immutable, pure-JAX (Equinox) modules."""
 
-from . import activations, initializers, layers, models, saving, utils
+from . import (
+    activations,
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    saving,
+    training,
+    utils,
+)
 from .core import (
     ImmutableModelError,
     NotBuiltError,
@@ -10,6 +22,7 @@ from .core import (
 )
 from .layers import Input
 from .models import Model, Sequential
+from .training import TrainState, Trainer
 
 __version__ = "0.1.0"
 
@@ -19,13 +32,20 @@ __all__ = [
     "Model",
     "NotBuiltError",
     "Sequential",
+    "TrainState",
+    "Trainer",
     "activations",
+    "callbacks",
     "combine",
     "initializers",
     "layers",
+    "losses",
+    "metrics",
     "models",
+    "optimizers",
     "partition",
     "saving",
+    "training",
     "trainable_mask",
     "utils",
 ]

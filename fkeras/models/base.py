@@ -164,6 +164,38 @@ class BaseModel(StatefulLayer):
     def _layer_output_shapes(self) -> list[Any]:
         raise NotImplementedError
 
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        weighted_metrics=None,
+        steps_per_execution="auto",
+        seed: int | None = None,
+    ):
+        """A `Trainer` for this model (Keras' `compile`); the model itself never changes.
+
+        ```python
+        trainer = model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                                metrics=["accuracy"])
+        history = trainer.fit(x, y, epochs=5)
+        trained_model = trainer.model
+        ```
+        """
+        from ..training.trainer import Trainer
+
+        return Trainer(
+            self,
+            optimizer=optimizer,
+            loss=loss,
+            loss_weights=loss_weights,
+            metrics=metrics,
+            weighted_metrics=weighted_metrics,
+            steps_per_execution=steps_per_execution,
+            seed=seed,
+        )
+
     def fit(self, *args, **kwargs):
         raise ImmutableModelError(_FIT_MESSAGE.format(method="fit"))
 

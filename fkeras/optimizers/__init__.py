@@ -1,0 +1,49 @@
+"""Keras 3's optimizers as optax `GradientTransformation`s, and Keras' learning-rate schedules.
+
+`fk.optimizers.Adam(...)` and friends return plain optax transformations whose learning rate
+lives in the optimizer state (`fk.optimizers.get_learning_rate` / `set_learning_rate`), with
+Keras' defaults and update rules. `fk.optimizers.get("adam")` maps Keras names to them.
+"""
+
+from . import schedules
+from .base import get_learning_rate, set_learning_rate
+from .optimizers import (
+    SGD,
+    Adagrad,
+    AdagradState,
+    Adam,
+    Adamax,
+    AdamaxState,
+    AdamState,
+    AdamW,
+    Lion,
+    LionState,
+    Nadam,
+    NadamState,
+    RMSprop,
+    RMSpropState,
+    SGDState,
+    get,
+)
+
+__all__ = [
+    "SGD",
+    "Adagrad",
+    "AdagradState",
+    "Adam",
+    "AdamState",
+    "AdamW",
+    "Adamax",
+    "AdamaxState",
+    "Lion",
+    "LionState",
+    "Nadam",
+    "NadamState",
+    "RMSprop",
+    "RMSpropState",
+    "SGDState",
+    "get",
+    "get_learning_rate",
+    "schedules",
+    "set_learning_rate",
+]
