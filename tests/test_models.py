@@ -232,3 +232,13 @@ def test_summary_counts_and_shapes(capsys):
 def test_fit_on_a_model_shows_the_compile_form():
     with pytest.raises(fk.ImmutableModelError, match=r"trainer = model\.compile\("):
         mlp().fit(np.ones((2, 6)), np.ones((2, 3)))
+
+
+def test_names_shared_by_several_kinds_resolve_by_kind():
+    loss_config = fk.losses.serialize(fk.losses.MeanSquaredError())
+    metric_config = fk.metrics.serialize(fk.metrics.MeanSquaredError())
+    assert loss_config["class_name"] == metric_config["class_name"] == "MeanSquaredError"
+    assert isinstance(fk.losses.deserialize(loss_config), fk.losses.Loss)
+    assert isinstance(fk.metrics.deserialize(metric_config), fk.metrics.Metric)
+    with pytest.raises(ValueError, match="names several registered classes"):
+        fk.saving.deserialize(loss_config)

@@ -1,11 +1,16 @@
 """Registry of serializable classes by name. Deserialization only ever looks names up here:
-nothing is imported or executed from a config."""
+nothing is imported or executed from a config.
+
+One name may stand for several built-in classes of different kinds (the loss and the metric
+`MeanSquaredError`); `deserialize(..., expected=Loss)` picks the one of the expected kind, and
+an ambiguous lookup without `expected` is an error rather than a silent guess.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-_REGISTRY: dict[str, type] = {}
+_REGISTRY: dict[str, list[type]] = {}
 
 
 def register_serializable(package: str = "Custom", name: str | None = None):
@@ -22,17 +27,17 @@ def register_serializable(package: str = "Custom", name: str | None = None):
 
     def decorator(cls):
         key = _registered_name(package, name or cls.__name__)
-        existing = _REGISTRY.get(key)
-        if (
-            existing is not None
-            and existing is not cls
-            and existing.__qualname__ != cls.__qualname__
-        ):
+        entries = _REGISTRY.setdefault(key, [])
+        # Re-registering the same class (a module reloaded) replaces it.
+        entries[:] = [c for c in entries if (c.__module__, c.__qualname__) != (
+            cls.__module__, cls.__qualname__)]
+        if entries and package != "fkeras":
+            existing = entries[0]
             raise ValueError(
                 f"Cannot register {cls.__qualname__} as '{key}': that name is already taken by "
                 f"{existing.__module__}.{existing.__qualname__}."
             )
-        _REGISTRY[key] = cls
+        entries.append(cls)
         cls._registered_name = key
         return cls
 
@@ -43,14 +48,22 @@ def _registered_name(package: str, name: str) -> str:
     return name if package == "fkeras" else f"{package}>{name}"
 
 
-def get_registered_object(name: str) -> type | None:
-    return _REGISTRY.get(name)
+def get_registered_object(name: str, expected: type | None = None) -> Any:
+    """The class (or function) registered as `name` (of kind `expected`, if given), or None."""
+    candidates = [
+        c for c in _REGISTRY.get(name, ())
+        if expected is None or (isinstance(c, type) and issubclass(c, expected))
+    ]
+    return candidates[0] if candidates else None
 
 
 def get_registered_name(obj: Any) -> str | None:
     cls = obj if isinstance(obj, type) else type(obj)
     key = cls.__dict__.get("_registered_name")
-    return key if key is not None and _REGISTRY.get(key) is cls else None
+    if key is None and not isinstance(obj, type):  # a registered function
+        key = getattr(obj, "_registered_name", None)
+        cls = obj
+    return key if key is not None and cls in _REGISTRY.get(key, ()) else None
 
 
 def serialize(obj: Any) -> dict:
@@ -73,15 +86,22 @@ def deserialize(config: Any, *, expected: type | None = None) -> Any:
             f"Received: {config!r}"
         )
     name = config["class_name"]
-    cls = _REGISTRY.get(name) if isinstance(name, str) else None
-    if cls is None:
+    entries = _REGISTRY.get(name, []) if isinstance(name, str) else []
+    if not entries:
         raise ValueError(
             f"Unknown class '{name}': it is not a registered fkeras class. Register custom classes "
             "with `@fk.saving.register_serializable()` before loading. (Names in configs are "
             "only looked up, never imported.)"
         )
-    if expected is not None and not issubclass(cls, expected):
+    candidates = [c for c in entries if expected is None or (
+        isinstance(c, type) and issubclass(c, expected))]
+    if not candidates:
         raise TypeError(f"Class '{name}' is not a {expected.__name__}. Received: {config!r}")
+    if len(candidates) > 1:
+        kinds = ", ".join(f"{c.__module__}.{c.__qualname__}" for c in candidates)
+        raise ValueError(f"'{name}' names several registered classes ({kinds}); deserialize it "
+                         "through the module of its kind (fk.losses.deserialize, say).")
+    cls = candidates[0]
     if not isinstance(config["config"], dict):
         raise ValueError(f"The config of '{name}' must be a dict. Received: {config['config']!r}")
     return cls.from_config(config["config"])

@@ -136,7 +136,8 @@ class Loss:
     Subclass it and implement `call(y_true, y_pred)`, which returns per-sample losses (the
     batch shape: a loss reduces the last axis only, so sequence outputs keep their time axis).
     `__call__` then applies `sample_weight` and the reduction. Everything is `jax.numpy`, so a
-    loss can be used under `jax.jit`, `jax.grad` and `jax.vmap`.
+    loss can be used under `jax.jit`, `jax.grad` and `jax.vmap`. A loss that leaves some
+    entries out of the reduction (`ignore_class`) says which in `compute_mask`.
 
     **Arguments:**
 
@@ -192,13 +193,18 @@ class Loss:
         out of the reduction (as Keras does for `ignore_class`)."""
         return None
 
-    def __call__(
-        self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None
-    ) -> Array:
+    def convert_inputs(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[Array, Array]:
+        """`y_pred` (and float `y_true`) cast to the loss dtype; integer labels kept."""
         y_pred = jnp.asarray(y_pred, self.dtype)
         y_true = jnp.asarray(y_true)
         if jnp.issubdtype(y_true.dtype, jnp.floating):
             y_true = y_true.astype(self.dtype)
+        return y_true, y_pred
+
+    def __call__(
+        self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> Array:
+        y_true, y_pred = self.convert_inputs(y_true, y_pred)
         losses = self.call(y_true, y_pred)
         mask = self.compute_mask(y_true, y_pred)
         return reduce_weighted_values(
@@ -266,7 +272,7 @@ class LossFunctionWrapper(Loss):
         self._fn_kwargs = kwargs
 
     def call(self, y_true: Array, y_pred: Array) -> Array:
-        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        y_true, y_pred = squeeze_or_expand_to_same_rank(*self.convert_inputs(y_true, y_pred))
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self) -> dict:
@@ -333,7 +339,7 @@ class BuiltinLoss(LossFunctionWrapper):
             setattr(self, key, value)
 
     def call(self, y_true: Array, y_pred: Array) -> Array:
-        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        y_true, y_pred = squeeze_or_expand_to_same_rank(*self.convert_inputs(y_true, y_pred))
         return self.fn(y_true, y_pred, **{key: getattr(self, key) for key in self._fn_kwargs})
 
     def get_config(self) -> dict:

@@ -74,7 +74,12 @@ def sparse_categorical_crossentropy(
     """Per-sample crossentropy between integer labels and class predictions.
 
     `y_true` holds class indices of shape `y_pred.shape` without the class axis (or with it of
-    size 1). Out-of-range labels give NaN; labels equal to `ignore_class` give 0.
+    size 1). Out-of-range labels give NaN; labels equal to `ignore_class` give 0. Arguments as
+    for `SparseCategoricalCrossentropy`.
+
+    ```python
+    per_sample = fk.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    ```
     """
     y_pred = jnp.asarray(y_pred)
     if not jnp.issubdtype(y_pred.dtype, jnp.floating):
@@ -110,7 +115,10 @@ def categorical_crossentropy(
     label_smoothing: float = 0.0,
     axis: int = -1,
 ) -> Array:
-    """Per-sample crossentropy between one-hot (or soft) labels and class predictions."""
+    """Per-sample crossentropy between one-hot (or soft) labels and class predictions.
+
+    Arguments as for `CategoricalCrossentropy`.
+    """
     y_true, y_pred = _prepare(y_true, y_pred, "categorical_crossentropy", _CATEGORICAL_HINT)
     check_same_shape(y_true, y_pred, "categorical_crossentropy", _CATEGORICAL_HINT)
     _warn_single_class(y_pred, axis, "categorical_crossentropy")
@@ -126,7 +134,10 @@ def binary_crossentropy(
     label_smoothing: float = 0.0,
     axis: int = -1,
 ) -> Array:
-    """Per-sample binary crossentropy, averaged over `axis` (the last axis)."""
+    """Per-sample binary crossentropy, averaged over `axis` (the last axis).
+
+    Arguments as for `BinaryCrossentropy`.
+    """
     y_true, y_pred = _prepare(y_true, y_pred, "binary_crossentropy")
     check_same_shape(y_true, y_pred, "binary_crossentropy")
     y_true = _smooth_binary(y_true, label_smoothing)
@@ -143,7 +154,10 @@ def categorical_focal_crossentropy(
     label_smoothing: float = 0.0,
     axis: int = -1,
 ) -> Array:
-    """Per-sample focal crossentropy: `sum(alpha * (1 - p)**gamma * -y_true * log(p))`."""
+    """Per-sample focal crossentropy: `sum(alpha * (1 - p)**gamma * -y_true * log(p))`.
+
+    Arguments as for `CategoricalFocalCrossentropy`.
+    """
     y_true, y_pred = _prepare(y_true, y_pred, "categorical_focal_crossentropy", _CATEGORICAL_HINT)
     check_same_shape(y_true, y_pred, "categorical_focal_crossentropy", _CATEGORICAL_HINT)
     _warn_single_class(y_pred, axis, "categorical_focal_crossentropy")
@@ -165,7 +179,10 @@ def binary_focal_crossentropy(
     label_smoothing: float = 0.0,
     axis: int = -1,
 ) -> Array:
-    """Per-sample binary focal crossentropy: `(1 - p_t)**gamma * bce`, averaged over `axis`."""
+    """Per-sample binary focal crossentropy: `(1 - p_t)**gamma * bce`, averaged over `axis`.
+
+    Arguments as for `BinaryFocalCrossentropy`.
+    """
     y_true, y_pred = _prepare(y_true, y_pred, "binary_focal_crossentropy")
     check_same_shape(y_true, y_pred, "binary_focal_crossentropy")
     y_true = _smooth_binary(y_true, label_smoothing)

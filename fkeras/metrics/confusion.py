@@ -8,6 +8,7 @@ reversed cumulative sums over buckets.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import jax
@@ -86,6 +87,13 @@ def confusion_counts(y_true, y_pred, weights, thresholds, *, multi_label=False) 
     Inputs share one shape; they are flattened unless `multi_label` (then `(N, L)`, and counts
     have shape `(T, L)`). A zero weight contributes nothing, whatever the values.
     """
+    # One compiled computation (also when called eagerly, as by the stateful wrapper).
+    thresholds = tuple(float(t) for t in np.asarray(thresholds, dtype=np.float32))
+    return _confusion_counts(y_true, y_pred, weights, thresholds, multi_label)
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _confusion_counts(y_true, y_pred, weights, thresholds, multi_label) -> dict:
     thresholds = np.asarray(thresholds, dtype=np.float32)
     n_thr = len(thresholds)
     if multi_label:
@@ -344,56 +352,11 @@ class AUC(Metric):
             return a
         return super().merge(a, b)
 
-    def _average(self, by_label: Array) -> Array:
-        if not self.multi_label:
-            return jnp.sum(by_label)
-        by_label = jnp.sum(by_label, axis=0)
-        if by_label.shape[0] == 0:
-            return jnp.float32(0.0)
-        if self.label_weights is None:
-            return jnp.mean(by_label)
-        lw = jnp.asarray(self.label_weights, jnp.float32)
-        return divide_no_nan(jnp.sum(by_label * lw), jnp.sum(lw))
-
-    def _interpolate_pr_auc(self, tp, fp, fn) -> Array:
-        dtp = tp[:-1] - tp[1:]
-        p = tp + fp
-        dp = p[:-1] - p[1:]
-        prec_slope = divide_no_nan(dtp, jnp.maximum(dp, 0))
-        intercept = tp[1:] - prec_slope * p[1:]
-        safe_p_ratio = jnp.where(
-            (p[:-1] > 0) & (p[1:] > 0),
-            divide_no_nan(p[:-1], jnp.maximum(p[1:], 0)),
-            jnp.ones_like(p[1:]),
-        )
-        increment = divide_no_nan(
-            prec_slope * (dtp + intercept * jnp.log(safe_p_ratio)),
-            jnp.maximum(tp[1:] + fn[1:], 0),
-        )
-        return self._average(increment)
-
     def _result(self, state) -> Array:
-        tp, fp, tn, fn = (state[k] for k in ("tp", "fp", "tn", "fn"))
-        if self.curve == "PR" and self.summation_method == "interpolation":
-            return self._interpolate_pr_auc(tp, fp, fn)
-        recall = divide_no_nan(tp, tp + fn)
-        if self.curve == "ROC":
-            x, y = divide_no_nan(fp, fp + tn), recall
-        elif self.curve == "PR":
-            x, y = recall, divide_no_nan(tp, tp + fp)
-        else:  # PRGAIN
-            scale = divide_no_nan(tp + fn, tn + fp)
-            recall_gain = 1.0 - scale * divide_no_nan(fn, tp)
-            precision_gain = 1.0 - scale * divide_no_nan(fp, tp)
-            x = jnp.maximum(jnp.where(tp == 0, 0.0, recall_gain), 0.0)
-            y = jnp.where(tp == 0, 1.0, precision_gain)
-        if self.summation_method == "interpolation":
-            heights = (y[:-1] + y[1:]) / 2.0
-        elif self.summation_method == "minoring":
-            heights = jnp.minimum(y[:-1], y[1:])
-        else:
-            heights = jnp.maximum(y[:-1], y[1:])
-        return self._average((x[:-1] - x[1:]) * heights)
+        label_weights = None if self.label_weights is None else tuple(self.label_weights)
+        return _auc_result(
+            state, self.curve, self.summation_method, self.multi_label, label_weights
+        )
 
     def get_config(self) -> dict:
         config = {
@@ -409,3 +372,59 @@ class AUC(Metric):
         if self._init_from_thresholds:
             config["thresholds"] = self.thresholds[1:-1]
         return config
+
+
+def _average(by_label: Array, multi_label: bool, label_weights) -> Array:
+    if not multi_label:
+        return jnp.sum(by_label)
+    by_label = jnp.sum(by_label, axis=0)
+    if by_label.shape[0] == 0:  # multi-label state not sized yet
+        return jnp.float32(0.0)
+    if label_weights is None:
+        return jnp.mean(by_label)
+    lw = jnp.asarray(label_weights, jnp.float32)
+    return divide_no_nan(jnp.sum(by_label * lw), jnp.sum(lw))
+
+
+def _interpolate_pr_auc(tp, fp, fn, multi_label, label_weights) -> Array:
+    """Davis & Goadrich interpolation of the PR curve (Keras' closed form)."""
+    dtp = tp[:-1] - tp[1:]
+    p = tp + fp
+    dp = p[:-1] - p[1:]
+    prec_slope = divide_no_nan(dtp, jnp.maximum(dp, 0))
+    intercept = tp[1:] - prec_slope * p[1:]
+    safe_p_ratio = jnp.where(
+        (p[:-1] > 0) & (p[1:] > 0),
+        divide_no_nan(p[:-1], jnp.maximum(p[1:], 0)),
+        jnp.ones_like(p[1:]),
+    )
+    increment = divide_no_nan(
+        prec_slope * (dtp + intercept * jnp.log(safe_p_ratio)),
+        jnp.maximum(tp[1:] + fn[1:], 0),
+    )
+    return _average(increment, multi_label, label_weights)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _auc_result(state, curve, summation_method, multi_label, label_weights) -> Array:
+    tp, fp, tn, fn = (state[k] for k in ("tp", "fp", "tn", "fn"))
+    if curve == "PR" and summation_method == "interpolation":
+        return _interpolate_pr_auc(tp, fp, fn, multi_label, label_weights)
+    recall = divide_no_nan(tp, tp + fn)
+    if curve == "ROC":
+        x, y = divide_no_nan(fp, fp + tn), recall
+    elif curve == "PR":
+        x, y = recall, divide_no_nan(tp, tp + fp)
+    else:  # PRGAIN
+        scale = divide_no_nan(tp + fn, tn + fp)
+        recall_gain = 1.0 - scale * divide_no_nan(fn, tp)
+        precision_gain = 1.0 - scale * divide_no_nan(fp, tp)
+        x = jnp.maximum(jnp.where(tp == 0, 0.0, recall_gain), 0.0)
+        y = jnp.where(tp == 0, 1.0, precision_gain)
+    if summation_method == "interpolation":
+        heights = (y[:-1] + y[1:]) / 2.0
+    elif summation_method == "minoring":
+        heights = jnp.minimum(y[:-1], y[1:])
+    else:
+        heights = jnp.maximum(y[:-1], y[1:])
+    return _average((x[:-1] - x[1:]) * heights, multi_label, label_weights)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
@@ -41,6 +43,26 @@ def reduce_to_samplewise_values(values, sample_weight, reduce_fn):
     return values, sample_weight
 
 
+@functools.partial(jax.jit, static_argnames=("reduce",))
+def _accumulate(state, values, sample_weight, reduce: str):
+    """The state of `Sum` (`reduce="sum"`) or `Mean` (`reduce="mean"`) after one batch."""
+    values, sample_weight = reduce_to_samplewise_values(
+        values, sample_weight, jnp.sum if reduce == "sum" else jnp.mean
+    )
+    new = {"total": state["total"] + jnp.sum(values)}
+    if "count" in state:
+        if sample_weight is not None:
+            count = jnp.sum(sample_weight)
+        else:
+            count = jnp.float32(values.shape[0] if values.ndim >= 1 else 1)
+        new["count"] = state["count"] + count
+    return new
+
+
+def _as_array(x):
+    return jnp.asarray(x) if isinstance(x, (list, tuple, int, float)) else x
+
+
 @_register
 class Sum(Metric):
     """The (weighted) sum of the given values.
@@ -63,8 +85,7 @@ class Sum(Metric):
         return {"total": jnp.zeros((), jnp.float32)}
 
     def update(self, state, values, sample_weight=None):
-        values, _ = reduce_to_samplewise_values(values, sample_weight, jnp.sum)
-        return {"total": state["total"] + jnp.sum(values)}
+        return _accumulate(state, _as_array(values), _as_array(sample_weight), "sum")
 
     def _result(self, state) -> Array:
         return state["total"]
@@ -92,19 +113,10 @@ class Mean(Metric):
         return {"total": jnp.zeros((), jnp.float32), "count": jnp.zeros((), jnp.float32)}
 
     def update(self, state, values, sample_weight=None):
-        values, sample_weight = reduce_to_samplewise_values(values, sample_weight, jnp.mean)
-        if sample_weight is not None:
-            count = jnp.sum(sample_weight)
-        else:
-            count = jnp.float32(values.shape[0] if values.ndim >= 1 else 1)
-        return {"total": state["total"] + jnp.sum(values), "count": state["count"] + count}
+        return _accumulate(state, _as_array(values), _as_array(sample_weight), "mean")
 
     def _result(self, state) -> Array:
         return divide_no_nan(state["total"], state["count"])
-
-
-def _as_array(x):
-    return jnp.asarray(x) if isinstance(x, (list, tuple, int, float)) else x
 
 
 # Per-sample metric functions that `MeanMetricWrapper` configs may name; filled by the modules

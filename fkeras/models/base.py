@@ -196,6 +196,25 @@ class BaseModel(StatefulLayer):
             seed=seed,
         )
 
+    def save(self, path) -> None:
+        """Save config and weights to a `.fkeras` file (atomic; load with
+        `fk.saving.load_model`)."""
+        from ..saving.files import save_model
+
+        save_model(self, path)
+
+    def save_weights(self, path) -> None:
+        """Save the weights to a `.weights.npz` file (atomic)."""
+        from ..saving.files import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path):
+        """A copy of this model with the weights from a `.weights.npz` file."""
+        from ..saving.files import load_weights
+
+        return load_weights(self, path)
+
     def fit(self, *args, **kwargs):
         raise ImmutableModelError(_FIT_MESSAGE.format(method="fit"))
 

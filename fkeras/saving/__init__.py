@@ -1,4 +1,4 @@
-"""Serialization of configs by registered class name (files come with the saving issue)."""
+"""Saving: configs by registered class name, `.fkeras` model files, `.weights.npz` weights."""
 
 from ..core.registry import (
     deserialize,
@@ -7,8 +7,13 @@ from ..core.registry import (
     register_serializable,
     serialize,
 )
+from .files import load_model, load_weights, save_model, save_weights
 
 __all__ = [
+    "load_model",
+    "load_weights",
+    "save_model",
+    "save_weights",
     "deserialize",
     "get_registered_name",
     "get_registered_object",

@@ -254,23 +254,32 @@ class IteratorData:
             stop.set()
 
 
+def _is_array(a) -> bool:
+    return isinstance(a, (np.ndarray, jax.Array))
+
+
+def is_array_data(x) -> bool:
+    """An array, or a flat tuple/list/dict of arrays (several inputs). A list of tuples is an
+    iterable of batches instead."""
+    if _is_array(x):
+        return True
+    if isinstance(x, dict):
+        return bool(x) and all(_is_array(v) for v in x.values())
+    if isinstance(x, (list, tuple)):
+        return bool(x) and all(_is_array(v) for v in x)
+    return False
+
+
 def adapt(x, y=None, sample_weight=None, *, batch_size: int | None, where: str):
     """`ArrayData` for arrays (and tuples/dicts of arrays), else `IteratorData`."""
-    leaves = jax.tree_util.tree_leaves(x)
-    is_arrays = (
-        leaves
-        and all(isinstance(a, (np.ndarray, jax.Array)) or np.isscalar(a) for a in leaves)
-        and not isinstance(x, Iterator)
-    )
-    if is_arrays:
-        return ArrayData(x, y, sample_weight, batch_size=batch_size or 32, where=where)
-    if y is not None or sample_weight is not None:
-        raise ValueError(
-            f"{where}: with an iterable of batches, pass targets inside the batches "
-            "as (x, y) or (x, y, sample_weight), not as `y=`/`sample_weight=`."
-        )
+    if is_array_data(x):
+        batch_size = 32 if batch_size is None else batch_size
+        return ArrayData(x, y, sample_weight, batch_size=batch_size, where=where)
     if x is None:
         raise ValueError(f"{where} needs data. Received: x=None")
+    if y is not None or sample_weight is not None:
+        raise ValueError(f"{where}: with an iterable of batches, pass targets inside the batches "
+                         "as (x, y) or (x, y, sample_weight), not as `y=`/`sample_weight=`.")
     return IteratorData(x, where=where)
 
 

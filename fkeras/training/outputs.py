@@ -85,6 +85,9 @@ class OutputSpec:
         self.metric_ids = [_as_list(m) for m in metric_lists]
         self.weighted_ids = [_as_list(m) for m in _per_output(weighted_metrics, names, "metrics")]
         self.prefixes = [""] * len(self.losses) if names is None else [f"{n}_" for n in names]
+        for identifier in sum(self.metric_ids + self.weighted_ids, []):  # fail at compile time
+            if not (isinstance(identifier, str) and identifier in ("accuracy", "acc")):
+                metrics_module.get(identifier)
 
     def build_metrics(self, y_true: list, y_pred: list) -> list[list[tuple]]:
         """Per output, `(metric, weighted)` pairs; "accuracy" resolves against the loss and the
@@ -131,20 +134,26 @@ def resolve_metric(identifier, loss, y_true, y_pred):
     return cls(name=identifier)
 
 
-def weighted_loss(loss, y_true, y_pred, weights, count):
-    """The loss reduced as Keras does, over the real (weight-carrying) rows only.
+def weighted_loss(loss, y_true, y_pred, sample_weight, mask):
+    """The loss reduced as Keras does, over real rows only.
 
-    `weights` combines sample weights, class weights and the padding mask (0 on padded rows);
-    `count` is the number of real rows, so a padded batch gives the same loss as the unpadded
-    one.
+    `sample_weight` holds sample and class weights; `mask` is 0 on the rows that pad the last
+    batch. Entries the loss masks itself (`ignore_class`) are left out as in Keras. So a padded
+    batch gives exactly the loss of the unpadded one.
     """
     per_sample = loss.call(y_true, y_pred)
-    w = jnp.reshape(weights, weights.shape + (1,) * (per_sample.ndim - weights.ndim))
-    total = jnp.sum(per_sample * w)
+    if per_sample.ndim == 0:  # a loss that already reduced over the batch
+        return per_sample
+    expand = (1,) * (per_sample.ndim - 1)
+    valid = jnp.broadcast_to(jnp.reshape(mask, mask.shape + expand), per_sample.shape)
+    ignore = loss.compute_mask(y_true, y_pred) if hasattr(loss, "compute_mask") else None
+    if ignore is not None:
+        valid = valid * jnp.broadcast_to(ignore, per_sample.shape)
+    weights = valid * jnp.reshape(sample_weight, sample_weight.shape + expand)
+    total = jnp.sum(per_sample * weights)
     reduction = getattr(loss, "reduction", "sum_over_batch_size")
     if reduction == "sum":
         return total
     if reduction == "mean_with_sample_weight":
-        return total / jnp.maximum(jnp.sum(jnp.broadcast_to(w, per_sample.shape)), 1e-12)
-    elements = count * (per_sample.size // max(per_sample.shape[0], 1) if per_sample.ndim else 1)
-    return total / jnp.maximum(elements, 1)
+        return total / jnp.maximum(jnp.sum(weights), 1e-12)
+    return total / jnp.maximum(jnp.sum(valid), 1.0)

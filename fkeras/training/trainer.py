@@ -175,12 +175,11 @@ class Trainer:
                 "This trainer has no loss: pass `loss=` to model.compile(...) to train or evaluate."
             )
         y_true, y_pred = self._targets(y), jax.tree_util.tree_leaves(y_pred)
-        weights, count = sample_weight * mask, jnp.sum(mask)
         total, per_output = 0.0, {}
         for i, loss in enumerate(self.outputs.losses):
             if loss is None:
                 continue
-            value = weighted_loss(loss, y_true[i], y_pred[i], weights, count)
+            value = weighted_loss(loss, y_true[i], y_pred[i], sample_weight, mask)
             if self.outputs.names is not None:
                 per_output[f"{self.outputs.prefixes[i]}loss"] = value
             total = total + self.outputs.loss_weights[i] * value
