@@ -29,10 +29,19 @@ def test_quickstart_bash_blocks_are_the_ones_ci_runs():
     assert "python -m pytest" in blocks[1] and "\npython -m pytest\n" in ci
 
 
-def test_digits_example_trains_to_high_accuracy():
+def test_quickstart_main_job_reaches_high_test_accuracy(capsys):
     from fkeras.examples import digits
 
-    (x_train, y_train), (x_test, y_test) = digits.load_digits_split(0)
-    model = digits.train(digits.build_model(0), x_train, y_train, epochs=15, verbose=False)
-    assert digits.accuracy(model, x_test, y_test) >= 0.95
+    assert digits.main(["--epochs", "12"]) >= 0.95
+    assert "test accuracy" in capsys.readouterr().out
+
+
+def test_research_loop_example_trains_to_high_accuracy():
+    from fkeras.examples import research_loop
+
+    (x_train, y_train), (x_test, y_test) = research_loop.load_digits_split(0)
+    model = research_loop.train(
+        research_loop.build_model(0), x_train, y_train, epochs=15, verbose=False
+    )
+    assert research_loop.accuracy(model, x_test, y_test) >= 0.95
     assert isinstance(model, fk.Sequential)

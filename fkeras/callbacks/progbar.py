@@ -60,4 +60,4 @@ class ProgbarLogger(Callback):
         elif self.verbose == 2:
             seconds = time.perf_counter() - self._start
             epochs = self.params.get("epochs")
-            print(f"Epoch {epoch + 1}/{epochs} - {seconds:.1f}s - {text}", flush=True)
+            print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s - {text}", flush=True)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 import warnings
@@ -13,6 +14,9 @@ import numpy as np
 from ._steps import StepCounter
 from .base import Callback
 from .learning_rate import current_learning_rate
+
+
+_WRITER_IDS = itertools.count()
 
 
 def _summary_writer_class():
@@ -197,7 +201,10 @@ class TensorBoard(Callback):
     def _writer(self, which: str):
         if which not in self._writers:
             folder = self._train_dir if which == "train" else self._val_dir
-            self._writers[which] = self._writer_class(logdir=folder)
+            # Event file names hold the time in seconds; a unique suffix keeps a writer opened
+            # within the same second (evaluate right after fit) from overwriting a file.
+            suffix = f".{os.getpid()}.{next(_WRITER_IDS)}.v2"
+            self._writers[which] = self._writer_class(logdir=folder, filename_suffix=suffix)
         return self._writers[which]
 
     @property

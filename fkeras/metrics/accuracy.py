@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
@@ -9,6 +12,7 @@ from .base import _register, as_float, squeeze_or_expand_to_same_rank
 from .reduction import METRIC_FUNCTIONS, MeanMetricWrapper
 
 
+@jax.jit
 def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> Array:
     """1.0 where `y_pred == y_true`, else 0.0."""
     y_pred = jnp.asarray(y_pred)
@@ -17,6 +21,7 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> Array:
     return as_float(y_true == y_pred)
 
 
+@functools.partial(jax.jit, static_argnames=("threshold",))
 def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5) -> Array:
     """1.0 where `(y_pred > threshold) == y_true`, else 0.0."""
     y_true, y_pred = squeeze_or_expand_to_same_rank(as_float(y_true), as_float(y_pred))
@@ -30,11 +35,13 @@ def _sparse_labels(y_true: Array, y_pred: Array) -> Array:
     return y_true
 
 
+@jax.jit
 def categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> Array:
     """1.0 where `argmax(y_pred) == argmax(y_true)` (one-hot labels), else 0.0."""
     return as_float(jnp.argmax(jnp.asarray(y_true), -1) == jnp.argmax(jnp.asarray(y_pred), -1))
 
 
+@jax.jit
 def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> Array:
     """1.0 where `argmax(y_pred) == y_true` (integer labels), else 0.0."""
     y_pred = jnp.asarray(y_pred)
@@ -50,12 +57,14 @@ def _in_top_k(labels: Array, scores: Array, k: int) -> Array:
     return rank <= k
 
 
+@functools.partial(jax.jit, static_argnames=("k",))
 def top_k_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, k: int = 5) -> Array:
     """1.0 where the one-hot label's class is among the `k` largest scores, else 0.0."""
     y_pred = as_float(y_pred)
     return as_float(_in_top_k(jnp.argmax(jnp.asarray(y_true), -1), y_pred, k))
 
 
+@functools.partial(jax.jit, static_argnames=("k", "from_sorted_ids"))
 def sparse_top_k_categorical_accuracy(
     y_true: ArrayLike, y_pred: ArrayLike, k: int = 5, from_sorted_ids: bool = False
 ) -> Array:
@@ -72,6 +81,7 @@ def sparse_top_k_categorical_accuracy(
     return as_float(hits)
 
 
+# (Each function is one compiled computation, also when called eagerly.)
 METRIC_FUNCTIONS.update(
     accuracy=accuracy,
     binary_accuracy=binary_accuracy,

@@ -71,7 +71,8 @@ class Metric:
         """The metric value of `state` (or, if `None`, of the stateful wrapper's state)."""
         if state is None:
             state = self.state
-        return jnp.asarray(self._result(state)).astype(self.dtype)
+        value = jnp.asarray(self._result(state))
+        return value if value.dtype == self.dtype else value.astype(self.dtype)
 
     def merge(self, a, b):
         """Combine two states (for example from two devices): an elementwise sum."""
@@ -111,6 +112,11 @@ class Metric:
 
 
 # -- helpers shared by the built-in metrics -------------------------------------------------
+
+
+def as_array(x):
+    """Python lists and numbers as arrays (arrays and `None` pass through), before a jit call."""
+    return jnp.asarray(x) if isinstance(x, (list, tuple, int, float)) else x
 
 
 def as_float(x: ArrayLike) -> Array:

@@ -20,6 +20,7 @@ from .base import (
     EPSILON,
     Metric,
     _register,
+    as_array,
     as_float,
     broadcast_weights,
     check_choice,
@@ -87,13 +88,6 @@ def confusion_counts(y_true, y_pred, weights, thresholds, *, multi_label=False) 
     Inputs share one shape; they are flattened unless `multi_label` (then `(N, L)`, and counts
     have shape `(T, L)`). A zero weight contributes nothing, whatever the values.
     """
-    # One compiled computation (also when called eagerly, as by the stateful wrapper).
-    thresholds = tuple(float(t) for t in np.asarray(thresholds, dtype=np.float32))
-    return _confusion_counts(y_true, y_pred, weights, thresholds, multi_label)
-
-
-@functools.partial(jax.jit, static_argnums=(3, 4))
-def _confusion_counts(y_true, y_pred, weights, thresholds, multi_label) -> dict:
     thresholds = np.asarray(thresholds, dtype=np.float32)
     n_thr = len(thresholds)
     if multi_label:
@@ -141,6 +135,56 @@ def _confusion_counts(y_true, y_pred, weights, thresholds, multi_label) -> dict:
     }
 
 
+@functools.partial(
+    jax.jit,
+    static_argnames=(
+        "owner",
+        "thresholds",
+        "top_k",
+        "class_id",
+        "multi_label",
+        "from_logits",
+        "label_weights",
+    ),
+)
+def _update_counts(
+    state,
+    y_true,
+    y_pred,
+    sample_weight,
+    *,
+    owner: str,
+    thresholds: tuple[float, ...],
+    top_k=None,
+    class_id=None,
+    multi_label=False,
+    from_logits=False,
+    label_weights=None,
+):
+    """`state` (a dict of some of `tp`, `fp`, `tn`, `fn`) plus one batch's counts; one compiled
+    computation, also when called eagerly (as by the stateful wrapper)."""
+    y_true, y_pred, w = _prepare(owner, y_true, y_pred, sample_weight, top_k, class_id)
+    if from_logits:
+        y_pred = jax.nn.sigmoid(y_pred)
+    if multi_label:
+        n_labels = next(iter(state.values())).shape[-1]
+        if y_pred.ndim != 2 or y_pred.shape[-1] != n_labels:
+            raise ValueError(
+                f"{owner}(multi_label=True) expects y_pred of shape (batch, {n_labels}). "
+                f"Received: y_pred.shape={tuple(y_pred.shape)}"
+            )
+    elif label_weights is not None:
+        w = w * jnp.broadcast_to(jnp.asarray(label_weights, jnp.float32), w.shape)
+    counts = confusion_counts(y_true, y_pred, w, thresholds, multi_label=multi_label)
+    return {key: state[key] + counts[key] for key in state}
+
+
+@functools.partial(jax.jit, static_argnames=("single",))
+def _ratio(tp, other, single: bool):
+    value = divide_no_nan(tp, tp + other)
+    return value[0] if single else value
+
+
 class _PrecisionRecallBase(Metric):
     _counts: tuple[str, str] = ("tp", "fp")
 
@@ -159,16 +203,20 @@ class _PrecisionRecallBase(Metric):
         return {key: jnp.zeros((n,), jnp.float32) for key in self._counts}
 
     def update(self, state, y_true, y_pred, sample_weight=None):
-        y_true, y_pred, w = _prepare(
-            type(self).__name__, y_true, y_pred, sample_weight, self.top_k, self.class_id
+        return _update_counts(
+            state,
+            as_array(y_true),
+            as_array(y_pred),
+            as_array(sample_weight),
+            owner=type(self).__name__,
+            thresholds=tuple(self.thresholds),
+            top_k=self.top_k,
+            class_id=self.class_id,
         )
-        counts = confusion_counts(y_true, y_pred, w, self.thresholds)
-        return {key: state[key] + counts[key] for key in self._counts}
 
     def _result(self, state) -> Array:
         tp, other = (state[key] for key in self._counts)
-        value = divide_no_nan(tp, tp + other)
-        return value[0] if len(self.thresholds) == 1 else value
+        return _ratio(tp, other, single=len(self.thresholds) == 1)
 
     def get_config(self) -> dict:
         return {
@@ -322,28 +370,21 @@ class AUC(Metric):
         return {key: jnp.zeros(shape, jnp.float32) for key in ("tp", "fp", "tn", "fn")}
 
     def update(self, state, y_true, y_pred, sample_weight=None):
-        y_true, y_pred, w = _prepare("AUC", y_true, y_pred, sample_weight)
-        if self.from_logits:
-            y_pred = jax.nn.sigmoid(y_pred)
-        if self.multi_label:
-            if y_pred.ndim != 2:
-                raise ValueError(
-                    "AUC: `y_pred` must have rank 2 when `multi_label=True`. "
-                    f"Received: y_pred.shape={tuple(y_pred.shape)}"
-                )
-            n_labels = state["tp"].shape[-1]
-            if n_labels == 0:  # not sized yet (num_labels was not given)
-                n_labels = y_pred.shape[-1]
-                state = jax.tree.map(lambda s: jnp.zeros(s.shape[:-1] + (n_labels,)), state)
-            if y_pred.shape[-1] != n_labels:
-                raise ValueError(
-                    f"AUC(multi_label=True) was set up for {n_labels} labels. "
-                    f"Received: y_pred.shape={tuple(y_pred.shape)}"
-                )
-        elif self.label_weights is not None:
-            w = w * jnp.broadcast_to(jnp.asarray(self.label_weights, jnp.float32), w.shape)
-        counts = confusion_counts(y_true, y_pred, w, self._thresholds, multi_label=self.multi_label)
-        return {key: state[key] + counts[key] for key in state}
+        y_pred = as_array(y_pred)
+        if self.multi_label and state["tp"].shape[-1] == 0:  # size the label axis now
+            n_labels = y_pred.shape[-1] if y_pred.ndim == 2 else 0
+            state = jax.tree.map(lambda s: jnp.zeros(s.shape[:-1] + (n_labels,)), state)
+        return _update_counts(
+            state,
+            as_array(y_true),
+            y_pred,
+            as_array(sample_weight),
+            owner="AUC",
+            thresholds=tuple(float(t) for t in self._thresholds),
+            multi_label=self.multi_label,
+            from_logits=self.from_logits,
+            label_weights=None if self.label_weights is None else tuple(self.label_weights),
+        )
 
     def merge(self, a, b):
         if self.multi_label and a["tp"].shape[-1] == 0:

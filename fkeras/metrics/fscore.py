@@ -2,13 +2,64 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .base import EPSILON, Metric, _register, as_float, broadcast_weights, check_choice
+from .base import (
+    EPSILON,
+    Metric,
+    _register,
+    as_array,
+    as_float,
+    broadcast_weights,
+    check_choice,
+)
 
 _AVERAGES = (None, "micro", "macro", "weighted")
+
+
+@functools.partial(jax.jit, static_argnames=("average", "threshold"))
+def _fbeta_update(state, y_true, y_pred, sample_weight, average, threshold):
+    y_true, y_pred = as_float(y_true), as_float(y_pred)
+    if threshold is None:  # 1 at the row maximum (all tied maxima), unless it is ~0
+        row_max = jnp.max(y_pred, axis=-1, keepdims=True)
+        pred = (y_pred >= row_max) & (jnp.abs(y_pred) > 1e-9)
+    else:
+        pred = y_pred > threshold
+    pred = as_float(pred)
+    if sample_weight is None:
+        w = jnp.ones(y_pred.shape, jnp.float32)
+    else:
+        w = broadcast_weights(sample_weight, y_pred.shape)
+    axis = None if average == "micro" else 0
+
+    def weighted_sum(values):
+        return jnp.sum(jnp.where(w == 0, 0.0, values * w), axis=axis)
+
+    return {
+        "tp": state["tp"] + weighted_sum(pred * y_true),
+        "fp": state["fp"] + weighted_sum(pred * (1 - y_true)),
+        "fn": state["fn"] + weighted_sum((1 - pred) * y_true),
+        "support": state["support"] + weighted_sum(y_true),
+    }
+
+
+@functools.partial(jax.jit, static_argnames=("beta", "average"))
+def _fbeta_result(state, beta, average):
+    tp, fp, fn = state["tp"], state["fp"], state["fn"]
+    precision = tp / (tp + fp + EPSILON)
+    recall = tp / (tp + fn + EPSILON)
+    b2 = beta**2
+    score = (1 + b2) * (precision * recall / (b2 * precision + recall + EPSILON))
+    if average == "weighted":
+        weights = state["support"] / (jnp.sum(state["support"]) + EPSILON)
+        return jnp.sum(score * weights)
+    if average is not None:
+        return jnp.mean(score)
+    return score
 
 
 @_register
@@ -79,7 +130,7 @@ class FBetaScore(Metric):
 
     def update(self, state, y_true, y_pred, sample_weight=None):
         owner = type(self).__name__
-        y_true, y_pred = as_float(y_true), as_float(y_pred)
+        y_true, y_pred = as_array(y_true), as_array(y_pred)
         if y_pred.ndim != 2 or y_true.shape != y_pred.shape:
             raise ValueError(
                 f"{owner} expects 2D inputs of the same shape (batch_size, num_classes). "
@@ -94,27 +145,9 @@ class FBetaScore(Metric):
                     f"{owner} was set up for {state['tp'].shape[0]} classes. "
                     f"Received: y_pred.shape={tuple(y_pred.shape)}"
                 )
-        if self.threshold is None:
-            row_max = jnp.max(y_pred, axis=-1, keepdims=True)
-            pred = (y_pred >= row_max) & (jnp.abs(y_pred) > 1e-9)
-        else:
-            pred = y_pred > self.threshold
-        pred = as_float(pred)
-        if sample_weight is None:
-            w = jnp.ones(y_pred.shape, jnp.float32)
-        else:
-            w = broadcast_weights(sample_weight, y_pred.shape)
-        axis = None if self.average == "micro" else 0
-
-        def weighted_sum(values):
-            return jnp.sum(jnp.where(w == 0, 0.0, values * w), axis=axis)
-
-        return {
-            "tp": state["tp"] + weighted_sum(pred * y_true),
-            "fp": state["fp"] + weighted_sum(pred * (1 - y_true)),
-            "fn": state["fn"] + weighted_sum((1 - pred) * y_true),
-            "support": state["support"] + weighted_sum(y_true),
-        }
+        return _fbeta_update(
+            state, y_true, y_pred, as_array(sample_weight), self.average, self.threshold
+        )
 
     def merge(self, a, b):
         if self.average != "micro" and a["tp"].shape[0] == 0:
@@ -124,17 +157,7 @@ class FBetaScore(Metric):
         return super().merge(a, b)
 
     def _result(self, state) -> Array:
-        tp, fp, fn = state["tp"], state["fp"], state["fn"]
-        precision = tp / (tp + fp + EPSILON)
-        recall = tp / (tp + fn + EPSILON)
-        b2 = self.beta**2
-        score = (1 + b2) * (precision * recall / (b2 * precision + recall + EPSILON))
-        if self.average == "weighted":
-            weights = state["support"] / (jnp.sum(state["support"]) + EPSILON)
-            return jnp.sum(score * weights)
-        if self.average is not None:
-            return jnp.mean(score)
-        return score
+        return _fbeta_result(state, self.beta, self.average)
 
     def get_config(self) -> dict:
         config = {

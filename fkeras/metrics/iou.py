@@ -2,13 +2,73 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .base import EPSILON, Metric, _register, broadcast_weights
+from .base import EPSILON, Metric, _register, as_array, broadcast_weights
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=(
+        "owner",
+        "num_classes",
+        "ignore_class",
+        "sparse_y_true",
+        "sparse_y_pred",
+        "axis",
+    ),
+)
+def _iou_update(
+    state,
+    y_true,
+    y_pred,
+    sample_weight,
+    *,
+    owner,
+    num_classes,
+    ignore_class,
+    sparse_y_true,
+    sparse_y_pred,
+    axis,
+):
+    if not sparse_y_true:
+        y_true = jnp.argmax(y_true, axis=axis)
+    if not sparse_y_pred:
+        y_pred = jnp.argmax(y_pred, axis=axis)
+    y_true, y_pred = y_true.astype(jnp.int32), y_pred.astype(jnp.int32)
+    if sample_weight is None:
+        w = jnp.ones(y_true.shape, jnp.float32)
+    else:
+        w = broadcast_weights(sample_weight, y_true.shape)
+    y_true, y_pred, w = (jnp.reshape(a, (-1,)) for a in (y_true, y_pred, w))
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"{owner} expects as many labels as predictions. Received: "
+            f"{y_true.shape[0]} labels and {y_pred.shape[0]} predictions"
+        )
+    n = num_classes
+    valid = (y_true >= 0) & (y_true < n) & (y_pred >= 0) & (y_pred < n) & (w != 0)
+    if ignore_class is not None:
+        valid = valid & (y_true != ignore_class)
+    cell = jnp.where(valid, y_true * n + y_pred, 0)
+    cm = jax.ops.segment_sum(jnp.where(valid, w, 0.0), cell, num_segments=n * n)
+    return {"confusion_matrix": state["confusion_matrix"] + cm.reshape(n, n)}
+
+
+@functools.partial(jax.jit, static_argnames=("target_class_ids",))
+def _mean_iou(cm, target_class_ids):
+    tp = jnp.diagonal(cm)
+    denominator = jnp.sum(cm, axis=0) + jnp.sum(cm, axis=1) - tp
+    ids = jnp.asarray(target_class_ids)
+    tp, denominator = tp[ids], denominator[ids]
+    valid = denominator > 1e-9
+    iou = jnp.where(valid, tp / (denominator + EPSILON), 0.0)
+    return jnp.sum(iou) / (jnp.sum(valid.astype(jnp.float32)) + EPSILON)
 
 
 class _IoUBase(Metric):
@@ -38,34 +98,18 @@ class _IoUBase(Metric):
         return {"confusion_matrix": jnp.zeros((self.num_classes,) * 2, jnp.float32)}
 
     def update(self, state, y_true, y_pred, sample_weight=None):
-        y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
-        if not self.sparse_y_true:
-            y_true = jnp.argmax(y_true, axis=self.axis)
-        if not self.sparse_y_pred:
-            y_pred = jnp.argmax(y_pred, axis=self.axis)
-        y_true, y_pred = y_true.astype(jnp.int32), y_pred.astype(jnp.int32)
-        if sample_weight is None:
-            w = jnp.ones(y_true.shape, jnp.float32)
-        else:
-            w = broadcast_weights(sample_weight, y_true.shape)
-        y_true, y_pred, w = (jnp.reshape(a, (-1,)) for a in (y_true, y_pred, w))
-        if y_true.shape != y_pred.shape:
-            raise ValueError(
-                f"{type(self).__name__} expects as many labels as predictions. Received: "
-                f"{y_true.shape[0]} labels and {y_pred.shape[0]} predictions"
-            )
-        n = self.num_classes
-        valid = (y_true >= 0) & (y_true < n) & (y_pred >= 0) & (y_pred < n) & (w != 0)
-        if self.ignore_class is not None:
-            valid = valid & (y_true != self.ignore_class)
-        cell = jnp.where(valid, y_true * n + y_pred, 0)
-        cm = jax.ops.segment_sum(jnp.where(valid, w, 0.0), cell, num_segments=n * n)
-        return {"confusion_matrix": state["confusion_matrix"] + cm.reshape(n, n)}
-
-    def _per_class(self, state) -> tuple[Array, Array]:
-        cm = state["confusion_matrix"]
-        tp = jnp.diagonal(cm)
-        return tp, jnp.sum(cm, axis=0) + jnp.sum(cm, axis=1) - tp
+        return _iou_update(
+            state,
+            as_array(y_true),
+            as_array(y_pred),
+            as_array(sample_weight),
+            owner=type(self).__name__,
+            num_classes=self.num_classes,
+            ignore_class=self.ignore_class,
+            sparse_y_true=self.sparse_y_true,
+            sparse_y_pred=self.sparse_y_pred,
+            axis=self.axis,
+        )
 
     def get_config(self) -> dict:
         return {
@@ -130,12 +174,7 @@ class IoU(_IoUBase):
         self.target_class_ids = ids
 
     def _result(self, state) -> Array:
-        tp, denominator = self._per_class(state)
-        ids = jnp.asarray(self.target_class_ids)
-        tp, denominator = tp[ids], denominator[ids]
-        valid = denominator > 1e-9
-        iou = jnp.where(valid, tp / (denominator + EPSILON), 0.0)
-        return jnp.sum(iou) / (jnp.sum(valid.astype(jnp.float32)) + EPSILON)
+        return _mean_iou(state["confusion_matrix"], tuple(self.target_class_ids))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "target_class_ids": self.target_class_ids}

@@ -13,6 +13,7 @@ from ..core.registry import get_registered_object
 from .base import (
     Metric,
     _register,
+    as_array,
     as_float,
     divide_no_nan,
     squeeze_or_expand_to_same_rank,
@@ -59,10 +60,6 @@ def _accumulate(state, values, sample_weight, reduce: str):
     return new
 
 
-def _as_array(x):
-    return jnp.asarray(x) if isinstance(x, (list, tuple, int, float)) else x
-
-
 @_register
 class Sum(Metric):
     """The (weighted) sum of the given values.
@@ -85,7 +82,7 @@ class Sum(Metric):
         return {"total": jnp.zeros((), jnp.float32)}
 
     def update(self, state, values, sample_weight=None):
-        return _accumulate(state, _as_array(values), _as_array(sample_weight), "sum")
+        return _accumulate(state, as_array(values), as_array(sample_weight), "sum")
 
     def _result(self, state) -> Array:
         return state["total"]
@@ -113,7 +110,7 @@ class Mean(Metric):
         return {"total": jnp.zeros((), jnp.float32), "count": jnp.zeros((), jnp.float32)}
 
     def update(self, state, values, sample_weight=None):
-        return _accumulate(state, _as_array(values), _as_array(sample_weight), "mean")
+        return _accumulate(state, as_array(values), as_array(sample_weight), "mean")
 
     def _result(self, state) -> Array:
         return divide_no_nan(state["total"], state["count"])
@@ -184,7 +181,7 @@ class MeanMetricWrapper(Mean):
         return self._fn
 
     def update(self, state, y_true, y_pred, sample_weight=None):
-        y_true, y_pred = _as_array(y_true), _as_array(y_pred)
+        y_true, y_pred = as_array(y_true), as_array(y_pred)
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
         return super().update(state, values, sample_weight=sample_weight)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
@@ -19,16 +20,24 @@ def _mean_last_axis(x: Array) -> Array:
     return jnp.mean(x, axis=-1) if x.ndim > 1 else x
 
 
+@jax.jit
 def mean_squared_error(y_true: ArrayLike, y_pred: ArrayLike) -> Array:
     """Per-sample `mean(square(y_true - y_pred), axis=-1)`."""
     y_true, y_pred = _aligned(y_true, y_pred)
     return _mean_last_axis(jnp.square(y_true - y_pred))
 
 
+@jax.jit
 def mean_absolute_error(y_true: ArrayLike, y_pred: ArrayLike) -> Array:
     """Per-sample `mean(abs(y_true - y_pred), axis=-1)`."""
     y_true, y_pred = _aligned(y_true, y_pred)
     return _mean_last_axis(jnp.abs(y_true - y_pred))
+
+
+@jax.jit
+def _squared_error(y_true, y_pred):
+    y_true, y_pred = _aligned(y_true, y_pred)
+    return jnp.square(y_pred - y_true)
 
 
 METRIC_FUNCTIONS.update(
@@ -94,8 +103,7 @@ class RootMeanSquaredError(Mean):
         super().__init__(name=name, dtype=dtype)
 
     def update(self, state, y_true, y_pred, sample_weight=None):
-        y_true, y_pred = _aligned(y_true, y_pred)
-        return super().update(state, jnp.square(y_pred - y_true), sample_weight=sample_weight)
+        return super().update(state, _squared_error(y_true, y_pred), sample_weight=sample_weight)
 
     def _result(self, state) -> Array:
         return jnp.sqrt(super()._result(state))
