@@ -307,7 +307,9 @@ def test_restore_best_weights_with_real_validation_loss():
 
 def test_early_stopping_warns_on_a_missing_monitor():
     trainer = make_trainer()
-    with pytest.warns(UserWarning, match=r"val_accuracy.*not available.*Available metrics are: loss"):
+    with pytest.warns(
+        UserWarning, match=r"val_accuracy.*not available.*Available metrics are: loss"
+    ):
         history = trainer.fit(
             X, Y, batch_size=BATCH, epochs=2, verbose=0,
             callbacks=[EarlyStopping(monitor="val_accuracy")],
@@ -504,6 +506,23 @@ def test_reduce_lr_on_plateau_matches_keras_on_random_sequences(kwargs):
             assert (ours.wait, ours.cooldown_counter) == (theirs.wait, theirs.cooldown_counter)
 
 
+@pytest.mark.parametrize("make_callback", [ReduceLROnPlateau, lambda: LearningRateScheduler(min)])
+def test_learning_rate_callbacks_need_a_settable_float_learning_rate(make_callback):
+    import optax
+
+    schedule = fk.optimizers.schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+    for optimizer, message in [
+        (fk.optimizers.SGD(learning_rate=schedule), "is a schedule"),
+        (optax.sgd(0.1), "injectable learning rate"),
+    ]:
+        record = RecordWeights()
+        with pytest.raises(ValueError, match=message):
+            make_trainer(optimizer=optimizer).fit(
+                X, Y, batch_size=BATCH, epochs=2, verbose=0, callbacks=[make_callback(), record]
+            )
+        assert record.weights == {}  # refused before the first epoch, not at the first reduction
+
+
 def test_reduce_lr_on_plateau_rejects_factor_at_least_one():
     with pytest.raises(ValueError, match="factor >= 1.0"):
         ReduceLROnPlateau(factor=1.0)
@@ -556,7 +575,9 @@ def test_learning_rate_scheduler_one_argument_schedule_and_bad_output(capsys):
         callbacks=[LearningRateScheduler(lambda epoch: 0.25 / (epoch + 1), verbose=1)],
     )  # fmt: skip
     assert lr_of(trainer) == pytest.approx(0.125)
-    assert "Epoch 2: LearningRateScheduler setting learning rate to 0.125." in capsys.readouterr().out
+    assert (
+        "Epoch 2: LearningRateScheduler setting learning rate to 0.125." in capsys.readouterr().out
+    )
     with pytest.raises(ValueError, match="should be a float"):
         trainer.fit(
             X, Y, batch_size=BATCH, epochs=1, verbose=0,
@@ -617,7 +638,10 @@ def test_csv_logger_writes_vectors_and_learning_rate(tmp_path):
     logger.on_train_begin()
     logger.on_epoch_end(0, {"loss": 0.5, "f1": np.array([0.25, 0.75]), "val_loss": np.float32(1)})
     logger.on_train_end()
-    assert _read_csv(path) == [["epoch", "f1", "loss", "val_loss"], ["0", "[0.25, 0.75]", "0.5", "1.0"]]
+    assert _read_csv(path) == [
+        ["epoch", "f1", "loss", "val_loss"],
+        ["0", "[0.25, 0.75]", "0.5", "1.0"],
+    ]
 
 
 # --------------------------------------------------------------------------- TerminateOnNaN
@@ -752,9 +776,7 @@ def test_tensorboard_writes_epoch_scalars_histograms_and_batch_scalars(tmp_path)
         images = False
     else:
         images = True
-    tensorboard = TensorBoard(
-        log_dir=log_dir, histogram_freq=2, write_images=images, update_freq=3
-    )
+    tensorboard = TensorBoard(log_dir=log_dir, histogram_freq=2, write_images=images, update_freq=3)
     history = trainer.fit(
         X, Y, batch_size=BATCH, epochs=3, verbose=0, validation_split=0.25,
         callbacks=[tensorboard],
@@ -774,7 +796,8 @@ def test_tensorboard_writes_epoch_scalars_histograms_and_batch_scalars(tmp_path)
     assert sorted(train_other["dense_1/bias/histogram"]) == [0, 2]
     if images:
         assert sorted(train_other["dense/kernel/image"]) == [0, 2]
-        assert sorted(train_other["dense_1/bias/image"]) == [0, 2]
+        assert sorted(train_other["dense/bias/image"]) == [0, 2]
+        assert "dense_1/bias/image" not in train_other  # a single number: no picture
     # 6 steps an epoch in dispatches of 2 (ends 2, 4, 6, 8, ...): update_freq=3 writes at the
     # first dispatch end at or after each multiple of 3.
     assert sorted(train["batch_loss"]) == [4, 6, 10, 12, 16, 18]
@@ -819,3 +842,28 @@ def test_exports():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _ = EarlyStopping(), ReduceLROnPlateau(), TerminateOnNaN(), LambdaCallback()
+
+
+def test_tensorboard_profile_batch_writes_a_jax_trace(tmp_path):
+    pytest.importorskip("tensorboardX")
+    log_dir = str(tmp_path / "logs")
+    trainer = make_trainer(steps_per_execution=2)
+    trainer.fit(
+        X, Y, batch_size=BATCH, epochs=1, verbose=0,
+        callbacks=[TensorBoard(log_dir=log_dir, profile_batch=(3, 5))],
+    )  # fmt: skip
+    traces = glob.glob(os.path.join(log_dir, "train", "plugins", "profile", "*", "*.xplane.pb"))
+    assert len(traces) == 1 and os.path.getsize(traces[0]) > 0
+
+
+def test_batch_end_hooks_that_may_read_the_state_see_the_matching_state():
+    seen = []
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    y = x.sum(1, keepdims=True)
+    model = fk.Sequential([fk.Input((4,)), fk.layers.Dense(1)], seed=0)
+    trainer = model.compile(optimizer="sgd", loss="mse", steps_per_execution=2)
+    record = fk.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append((batch + 1, int(trainer.state.step)))
+    )
+    trainer.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[record])
+    assert seen == [(2, 2), (4, 4), (6, 6), (8, 8)]

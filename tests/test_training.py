@@ -109,10 +109,11 @@ def test_fit_equals_a_hand_written_loop_over_the_public_train_step():
     step = jax.jit(manual.train_step)
     state = manual.state
     for b in range(4):
-        state, logs = step(state, (x[b * 8:(b + 1) * 8], y[b * 8:(b + 1) * 8]))
+        state, logs = step(state, (x[b * 8 : (b + 1) * 8], y[b * 8 : (b + 1) * 8]))
     assert int(state.step) == int(trainer.state.step) == 4
-    for a, b in zip(jax.tree_util.tree_leaves(state.params),
-                    jax.tree_util.tree_leaves(trainer.state.params)):
+    for a, b in zip(
+        jax.tree_util.tree_leaves(state.params), jax.tree_util.tree_leaves(trainer.state.params)
+    ):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert float(logs["loss"]) == pytest.approx(trainer.history.history["loss"][0], rel=1e-5)
 
@@ -145,7 +146,7 @@ def test_generators_and_iterables_of_batches():
 
     def batches():
         for i in range(0, 30, 8):  # 8, 8, 8, 6: the last batch is padded
-            yield x[i:i + 8], y[i:i + 8]
+            yield x[i : i + 8], y[i : i + 8]
 
     from_generator = mlp().compile(optimizer="sgd", loss=ce(), seed=0)
     from_generator.fit(batches(), epochs=1, verbose=0)
@@ -157,10 +158,12 @@ def test_generators_and_iterables_of_batches():
     history = mlp().compile(optimizer="sgd", loss=ce()).fit(listed, epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2
     evaluated = from_arrays.evaluate(listed, verbose=0)
-    np.testing.assert_allclose(evaluated["loss"], from_arrays.evaluate(x, y, verbose=0)["loss"],
-                               rtol=1e-5)
-    np.testing.assert_allclose(from_arrays.predict(listed, verbose=0),
-                               from_arrays.predict(x, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(
+        evaluated["loss"], from_arrays.evaluate(x, y, verbose=0)["loss"], rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        from_arrays.predict(listed, verbose=0), from_arrays.predict(x, verbose=0), rtol=1e-6
+    )
 
 
 def test_a_generator_that_raises_mid_epoch_leaves_the_last_good_state():
@@ -168,7 +171,7 @@ def test_a_generator_that_raises_mid_epoch_leaves_the_last_good_state():
 
     def failing():
         for i in range(3):
-            yield x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8]
+            yield x[i * 8 : (i + 1) * 8], y[i * 8 : (i + 1) * 8]
         raise RuntimeError("data source broke")
 
     trainer = mlp().compile(optimizer="sgd", loss=ce())
@@ -185,8 +188,12 @@ def test_multi_input_dict_and_multi_output_losses_with_weights():
     rng = np.random.default_rng(0)
     xa, xb = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
     y_cls, y_reg = rng.integers(0, 3, 16), rng.normal(size=(16, 1)).astype("float32")
-    trainer = model.compile(optimizer="adam", loss={"cls": ce(), "reg": "mse"},
-                            loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"]})
+    trainer = model.compile(
+        optimizer="adam",
+        loss={"cls": ce(), "reg": "mse"},
+        loss_weights={"cls": 1.0, "reg": 0.5},
+        metrics={"cls": ["accuracy"]},
+    )
     logs = trainer.evaluate({"a": xa, "b": xb}, {"cls": y_cls, "reg": y_reg}, verbose=0)
     out = model([xa, xb])
     cls_loss = np_sparse_ce(np.asarray(out["cls"]), y_cls).mean()
@@ -214,8 +221,9 @@ def test_class_weight_scales_the_loss_like_sample_weights():
 
 def test_optax_transformations_and_string_optimizers_are_accepted():
     x, y = small_data()
-    trainer = mlp().compile(optimizer=optax.chain(optax.clip_by_global_norm(1.0),
-                                                  optax.adam(1e-2)), loss=ce())
+    trainer = mlp().compile(
+        optimizer=optax.chain(optax.clip_by_global_norm(1.0), optax.adam(1e-2)), loss=ce()
+    )
     history = trainer.fit(x, y, epochs=5, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
 
@@ -236,8 +244,7 @@ def test_train_and_test_on_batch():
 
 def test_verbose_progress_output(capsys):
     x, y = small_data()
-    mlp().compile(optimizer="sgd", loss=ce(), metrics=["accuracy"]).fit(
-        x, y, epochs=2, verbose=2)
+    mlp().compile(optimizer="sgd", loss=ce(), metrics=["accuracy"]).fit(x, y, epochs=2, verbose=2)
     out = capsys.readouterr().out
     assert "Epoch 1/2" in out and "Epoch 2/2" in out and "loss:" in out and "accuracy:" in out
 
@@ -271,8 +278,9 @@ def test_bad_input_errors():
 def test_out_of_range_labels_from_a_generator_give_nan_that_terminate_on_nan_catches():
     x, _ = small_data(n=8)
     trainer = mlp().compile(optimizer="sgd", loss=ce())
-    history = trainer.fit([(x, np.full(8, 7))] * 3, epochs=3, verbose=0,
-                          callbacks=[fk.callbacks.TerminateOnNaN()])
+    history = trainer.fit(
+        [(x, np.full(8, 7))] * 3, epochs=3, verbose=0, callbacks=[fk.callbacks.TerminateOnNaN()]
+    )
     assert np.isnan(history.history["loss"][0]) and len(history.history["loss"]) == 1
 
 
@@ -286,6 +294,7 @@ def test_the_state_is_a_pytree_usable_with_jit_and_lax_scan():
         def body(state, batch):
             state, logs = trainer.train_step(state, batch)
             return state, logs["loss"]
+
         return jax.lax.scan(body, state, batches)
 
     state, losses = epoch(trainer.state)

@@ -14,6 +14,12 @@ class Callback:
     `steps_per_execution`); `batch` is the index of the dispatch's last step.
     """
 
+    #: Set True on a callback whose `on_train_batch_end` only reads `logs`: fit may then call
+    #: it one dispatch late, after queueing the next one, so the device never waits. Otherwise
+    #: (the default for any callback that overrides the hook) fit calls it before the next
+    #: dispatch, when `trainer.state` matches the logs.
+    batch_end_reads_logs_only: bool = False
+
     def __init__(self):
         self.trainer = None
         self.params: dict[str, Any] = {}
@@ -57,6 +63,16 @@ class CallbackList(Callback):
                 )
             callback.set_trainer(trainer)
             callback.set_params(params)
+
+    @property
+    def batch_end_needs_state(self) -> bool:
+        """Whether some callback's `on_train_batch_end` may look at `trainer.state`."""
+
+        def overrides(callback) -> bool:  # a subclass method or an instance attribute
+            hook = callback.on_train_batch_end
+            return getattr(hook, "__func__", hook) is not Callback.on_train_batch_end
+
+        return any(overrides(c) and not c.batch_end_reads_logs_only for c in self.callbacks)
 
     def _call(self, hook: str, *args):
         for callback in self.callbacks:

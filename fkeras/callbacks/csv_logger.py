@@ -27,8 +27,8 @@ class CSVLogger(Callback):
     The header is `epoch` followed by the first epoch's log keys, sorted; when those have no
     `val_*` key, the matching `val_*` columns are added too (filled with `NA` until validation
     runs), as in Keras. Vector values are written as `[a, b, ...]` (quoted by the CSV writer
-when they contain the separator). The file is flushed after
-    every row and closed at the end of training.
+    when they contain the separator). The file is flushed after every row and closed at the
+    end of training.
 
     **Arguments:**
 

@@ -19,6 +19,12 @@ def current_learning_rate(trainer) -> float:
     return float(get_learning_rate(trainer.state.opt_state))
 
 
+def check_settable(trainer) -> None:
+    """Fail at the start of training, not epochs later, when the optimizer state holds no
+    float learning rate that can be changed (a schedule, or a raw optax optimizer)."""
+    set_learning_rate(trainer.state.opt_state, current_learning_rate(trainer))
+
+
 def set_trainer_learning_rate(trainer, value) -> None:
     """Replace `trainer.state` by one whose optimizer state holds learning rate `value`."""
     trainer.state = trainer.state.replace(
@@ -89,6 +95,7 @@ class ReduceLROnPlateau(MonitorCallback):
 
     def on_train_begin(self, logs=None):
         self._reset()
+        check_settable(self.trainer)
 
     def _reduce_lr(self, epoch, old_lr: float) -> bool:
         if old_lr > np.float32(self.min_lr):
@@ -164,6 +171,9 @@ class LearningRateScheduler(Callback):
         super().__init__()
         self.schedule = schedule
         self.verbose = verbose
+
+    def on_train_begin(self, logs=None):
+        check_settable(self.trainer)
 
     def on_epoch_begin(self, epoch, logs=None):
         lr = current_learning_rate(self.trainer)

@@ -31,6 +31,8 @@ class ModelCheckpoint(MonitorCallback):
     - `save_freq`: `"epoch"` (at each epoch end) or an int `N`: every `N` optimizer steps,
       judged on that batch's running logs. The batch hooks run once per dispatch of several
       steps, so the save happens at the first dispatch end at or after each multiple of `N`.
+      (`fit` reads a dispatch's logs while the next one runs, so the weights saved there can
+      be up to one dispatch newer than the logs and the `{batch}` in the name.)
     - `initial_value_threshold`: the initial best value for `save_best_only`.
 
     ```python
@@ -101,9 +103,7 @@ class ModelCheckpoint(MonitorCallback):
             return True
         current = logs.get(self.monitor)
         if current is None:
-            warnings.warn(
-                f"Can save best model only with {self.monitor} available.", stacklevel=3
-            )
+            warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=3)
             return True
         if not is_scalar(current):
             warnings.warn(

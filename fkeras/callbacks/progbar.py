@@ -22,6 +22,8 @@ class ProgbarLogger(Callback):
     """`verbose=1`: a tqdm bar per epoch, updated once per dispatch; `verbose=2`: one line per
     epoch (the default when output is not a terminal, as in Keras' `verbose="auto"`)."""
 
+    batch_end_reads_logs_only = True
+
     def __init__(self, verbose: int = 1):
         super().__init__()
         self.verbose = verbose

@@ -15,7 +15,6 @@ from ._steps import StepCounter
 from .base import Callback
 from .learning_rate import current_learning_rate
 
-
 _WRITER_IDS = itertools.count()
 
 
@@ -57,7 +56,8 @@ def weight_names_and_values(model) -> list[tuple[str, np.ndarray]]:
 
     out = []
     for path, leaf in jax.tree_util.tree_flatten_with_path(model)[0]:
-        if not hasattr(leaf, "shape"):
+        dtype = getattr(leaf, "dtype", None)
+        if dtype is None or jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
             continue
         parts, obj = [], model
         for key in path:
@@ -133,6 +133,8 @@ class TensorBoard(Callback):
     ```
     """
 
+    batch_end_reads_logs_only = True
+
     def __init__(
         self,
         log_dir="logs",
@@ -186,6 +188,7 @@ class TensorBoard(Callback):
         self._train_dir = os.path.join(self.log_dir, "train")
         self._val_dir = os.path.join(self.log_dir, "validation")
         self._writers: dict = {}
+        self._training = False
         self._steps = StepCounter(update_freq if isinstance(update_freq, int) else 1)
         self._epoch_start_time = 0.0
         self._epoch_start_step = 0
@@ -216,6 +219,7 @@ class TensorBoard(Callback):
         return self._writer("val")
 
     def _close_writers(self) -> None:
+        """Close the files (tensorboardX writes from a queue: only closing drains it)."""
         for writer in self._writers.values():
             writer.close()
         self._writers = {}
@@ -232,11 +236,13 @@ class TensorBoard(Callback):
 
     # ------------------------------------------------------------------- hooks
     def on_train_begin(self, logs=None):
+        self._training = True
         self._steps.reset()
         self._batch_time = time.perf_counter()
         self._batch_step = 0
 
     def on_train_end(self, logs=None):
+        self._training = False
         if self._is_tracing:
             self._stop_trace()
         self._close_writers()
@@ -309,7 +315,8 @@ class TensorBoard(Callback):
         for name, value in logs.items():
             if np.ndim(value) == 0:
                 writer.add_scalar(f"evaluation_{name}_vs_iterations", float(value), step)
-        writer.flush()
+        if not self._training:  # a standalone evaluate: nothing else will close the files
+            self._close_writers()
 
     # ---------------------------------------------------------------- helpers
     def _log_weights(self, epoch) -> None:

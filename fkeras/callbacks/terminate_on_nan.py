@@ -25,6 +25,8 @@ class TerminateOnNaN(Callback):
     ```
     """
 
+    batch_end_reads_logs_only = True
+
     def __init__(self, raise_error: bool = False):
         super().__init__()
         self.raise_error = raise_error

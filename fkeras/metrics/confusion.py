@@ -111,15 +111,17 @@ def confusion_counts(y_true, y_pred, weights, thresholds, *, multi_label=False) 
         bucket = jnp.where(keep, bucket, 0.0).astype(jnp.int32)
         true_w, false_w = jnp.where(keep, true_w, 0.0), jnp.where(keep, false_w, 0.0)
 
-        def reversed_cumsum_of_buckets(data, ids):
-            b = jax.ops.segment_sum(data, ids, num_segments=n_thr)
-            return jnp.flip(jnp.cumsum(jnp.flip(b)))
-
-        if multi_label:
-            count = jax.vmap(reversed_cumsum_of_buckets, in_axes=1, out_axes=1)
-        else:
-            count = reversed_cumsum_of_buckets
-        tp, fp = count(true_w, bucket), count(false_w, bucket)
+        # One scatter-add into (threshold, label) buckets for both classes, then one reversed
+        # cumulative sum over thresholds: tp / fp at t_i = weight of predictions above t_i.
+        n_labels = y_pred.shape[-1] if multi_label else 1
+        labels = jnp.arange(n_labels) if multi_label else 0
+        cells = jnp.reshape(bucket * n_labels + labels, (-1,))
+        data = jnp.stack([jnp.reshape(true_w, (-1,)), jnp.reshape(false_w, (-1,))], axis=-1)
+        buckets = jax.ops.segment_sum(data, cells, num_segments=n_thr * n_labels)
+        counts = jax.lax.cumsum(jnp.reshape(buckets, (n_thr, n_labels, 2)), axis=0, reverse=True)
+        if not multi_label:
+            counts = counts[:, 0]
+        tp, fp = counts[..., 0], counts[..., 1]
         return {"tp": tp, "fp": fp, "tn": total_false - fp, "fn": total_true - tp}
 
     pred_pos = y_pred[None] > jnp.reshape(jnp.asarray(thresholds), (n_thr,) + (1,) * y_pred.ndim)

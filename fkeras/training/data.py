@@ -278,8 +278,10 @@ def adapt(x, y=None, sample_weight=None, *, batch_size: int | None, where: str):
     if x is None:
         raise ValueError(f"{where} needs data. Received: x=None")
     if y is not None or sample_weight is not None:
-        raise ValueError(f"{where}: with an iterable of batches, pass targets inside the batches "
-                         "as (x, y) or (x, y, sample_weight), not as `y=`/`sample_weight=`.")
+        raise ValueError(
+            f"{where}: with an iterable of batches, pass targets inside the batches "
+            "as (x, y) or (x, y, sample_weight), not as `y=`/`sample_weight=`."
+        )
     return IteratorData(x, where=where)
 
 

@@ -469,34 +469,28 @@ class Trainer:
         k = self._steps_per_dispatch(steps)
         plan = data.plan(order, steps, k)
         arrays = data.device_arrays
-        pending = None
+        batch_ends = _BatchEnds(cbs)
         for d in range(plan.indices.shape[0]):
-            last_step = min((d + 1) * k, steps) - 1
             cbs.on_train_batch_begin(d * k)
             self.state, logs = self._train_dispatch(self.state, arrays, plan, d)
-            if pending is not None:  # read the previous dispatch's logs while this one runs
-                cbs.on_train_batch_end(pending[0], _to_host(pending[1]))
-            pending = (last_step, logs)
+            batch_ends.add(min((d + 1) * k, steps) - 1, logs)
             if self.stop_training:
                 break
-        cbs.on_train_batch_end(pending[0], _to_host(pending[1]))
-        return _to_host(pending[1])
+        return batch_ends.finish()
 
     def _train_epoch_iterator(self, data: IteratorData, steps, cbs) -> dict:
-        pending, count = None, 0
+        batch_ends, count = _BatchEnds(cbs), 0
         for x, y, sw, mask in data.batches(steps):
             self._ensure_metrics(x, y)
             cbs.on_train_batch_begin(count)
             self.state, logs = self._train_batch(self.state, x, y, sw, mask)
-            if pending is not None:
-                cbs.on_train_batch_end(pending[0], _to_host(pending[1]))
-            pending, count = (count, logs), count + 1
+            batch_ends.add(count, logs)
+            count += 1
             if self.stop_training:
                 break
-        if pending is None:
+        if count == 0:
             raise ValueError("fit received an empty dataset: the iterable yielded no batches.")
-        cbs.on_train_batch_end(pending[0], _to_host(pending[1]))
-        return _to_host(pending[1])
+        return batch_ends.finish()
 
     # ------------------------------------------------------------- evaluate
     def evaluate(
@@ -601,6 +595,38 @@ class Trainer:
 
     def predict_on_batch(self, x):
         return jax.device_get(self._predict_batch(self.state, x))
+
+
+class _BatchEnds:
+    """Calls `on_train_batch_end` with host logs, at most once per dispatch.
+
+    When every callback only reads logs, each call waits until the next dispatch is queued
+    (one dispatch late), so reading logs never idles the device. When some callback may look
+    at `trainer.state`, each call happens at once, while the state matches its logs.
+    """
+
+    def __init__(self, cbs: CallbackList):
+        self.cbs, self.lag = cbs, not cbs.batch_end_needs_state
+        self.pending: tuple[int, dict] | None = None
+        self.last: dict = {}
+
+    def add(self, step: int, logs: dict) -> None:
+        if self.lag:
+            self._flush()
+            self.pending = (step, logs)
+        else:
+            self.pending = (step, logs)
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending is not None:
+            step, logs = self.pending
+            self.pending, self.last = None, _to_host(logs)
+            self.cbs.on_train_batch_end(step, self.last)
+
+    def finish(self) -> dict:
+        self._flush()
+        return self.last
 
 
 def _take_first(tree):
