@@ -10,12 +10,10 @@ the device always has work queued).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from .. import optimizers as optimizers_module
 from ..callbacks.base import Callback, CallbackList
@@ -23,9 +21,10 @@ from ..callbacks.history import History
 from ..callbacks.progbar import ProgbarLogger
 from ..core.rng import default_seed
 from ..core.tree import combine, partition
-from .data import ArrayData, IteratorData, adapt, num_samples, stack_outputs, unpack_batch
-from .outputs import OutputSpec, weighted_loss
+from .data import ArrayData, IteratorData, adapt, stack_outputs, unpack_batch
+from .outputs import OutputSpec
 from .state import TrainState
+from .steps import Steps
 
 
 def _copy(tree):
@@ -87,244 +86,59 @@ class Trainer:
         self.outputs = OutputSpec(model, loss, loss_weights, metrics, weighted_metrics)
         self.steps_per_execution = steps_per_execution
         self.seed = default_seed() if seed is None else int(seed)
-        params, layer_state, self._static = partition(model)
+        params, layer_state, static = partition(model)
         params, layer_state = _copy(params), _copy(layer_state)
-        self._metric_entries: list[tuple[str, int, Any, bool]] | None = None
+        self.steps = Steps(static, self.optimizer, self.outputs)
         self.state = TrainState(
             params=params,
             layer_state=layer_state,
             opt_state=self.optimizer.init(params),
-            metric_states=self._loss_states(),
+            metric_states=self.steps.loss_states(),
             step=jnp.zeros((), jnp.int32),
             key=jax.random.key(self.seed),
         )
         self.stop_training = False
         self.history: History | None = None
-        self._train_dispatch = jax.jit(self._train_dispatch_impl, donate_argnums=0)
-        self._train_batch = jax.jit(self._train_batch_impl, donate_argnums=0)
-        self._test_dispatch = jax.jit(self._test_dispatch_impl, donate_argnums=0)
-        self._test_batch = jax.jit(self._test_batch_impl, donate_argnums=0)
-        self._predict_dispatch = jax.jit(self._predict_dispatch_impl)
-        self._predict_batch = jax.jit(self.predict_step)
+        # Compiled once per trainer and reused by every fit/evaluate/predict call.
+        self._train_dispatch = jax.jit(self.steps.train_dispatch, donate_argnums=0)
+        self._train_batch = jax.jit(self.steps.train_batch, donate_argnums=0)
+        self._test_dispatch = jax.jit(self.steps.test_dispatch, donate_argnums=0)
+        self._test_batch = jax.jit(self.steps.test_batch, donate_argnums=0)
+        self._predict_dispatch = jax.jit(self.steps.predict_dispatch)
+        self._predict_batch = jax.jit(self.steps.predict_step)
 
     # ------------------------------------------------------------------ model
     @property
     def model(self):
         """The trained model: the compiled model's structure with the current weights."""
-        return combine(self.state.params, self.state.layer_state, self._static)
-
-    # --------------------------------------------------------- losses, metrics
-    def _loss_names(self) -> list[str]:
-        names = ["loss"]
-        if self.outputs.names is not None:
-            names += [
-                f"{p}loss"
-                for p, loss in zip(self.outputs.prefixes, self.outputs.losses)
-                if loss is not None
-            ]
-        return names
-
-    def _loss_states(self) -> dict:
-        return {name: jnp.zeros(2, jnp.float32) for name in self._loss_names()}
-
-    def _fresh_metric_states(self) -> dict:
-        states = self._loss_states()
-        for name, _, metric, _ in self._metric_entries or []:
-            states[name] = metric.init()
-        return states
-
-    def _targets(self, y) -> list:
-        names = self.outputs.names
-        if names is not None and isinstance(y, dict) and set(y) == set(names):
-            return [y[n] for n in names]
-        leaves = jax.tree_util.tree_leaves(y)
-        if len(leaves) != len(self.outputs.losses):
-            raise ValueError(
-                f"The model has {len(self.outputs.losses)} output(s) but the targets y hold "
-                f"{len(leaves)} array(s). Received: y with shapes "
-                f"{[tuple(np.shape(a)) for a in leaves]}"
-            )
-        return leaves
-
-    def _resolve_metrics(self, y_true: list, y_pred: list) -> None:
-        if self._metric_entries is not None:
-            return
-        entries, seen = [], set(self._loss_names())
-        for i, pairs in enumerate(self.outputs.build_metrics(y_true, y_pred)):
-            for metric, weighted in pairs:
-                name, n = f"{self.outputs.prefixes[i]}{metric.name}", 1
-                while name in seen:
-                    name, n = f"{self.outputs.prefixes[i]}{metric.name}_{n}", n + 1
-                seen.add(name)
-                entries.append((name, i, metric, weighted))
-        self._metric_entries = entries
+        return combine(self.state.params, self.state.layer_state, self.steps.static)
 
     def _ensure_metrics(self, x, y) -> None:
         """Resolve metrics from shapes (once) and give the state their initial values."""
-        if self._metric_entries is None:
+        steps = self.steps
+        if steps.metric_entries is None:
             y_pred = jax.eval_shape(lambda m, x: m(x), self.model, x)
-            self._resolve_metrics(self._targets(y), jax.tree_util.tree_leaves(y_pred))
-        if set(self.state.metric_states) != {e[0] for e in self._metric_entries} | set(
-            self._loss_names()
-        ):
-            self.state = self.state.replace(metric_states=self._fresh_metric_states())
-
-    def _compute_loss(self, y, y_pred, sample_weight, mask):
-        if all(loss is None for loss in self.outputs.losses):
-            raise ValueError(
-                "This trainer has no loss: pass `loss=` to model.compile(...) to train or evaluate."
-            )
-        y_true, y_pred = self._targets(y), jax.tree_util.tree_leaves(y_pred)
-        total, per_output = 0.0, {}
-        for i, loss in enumerate(self.outputs.losses):
-            if loss is None:
-                continue
-            value = weighted_loss(loss, y_true[i], y_pred[i], sample_weight, mask)
-            if self.outputs.names is not None:
-                per_output[f"{self.outputs.prefixes[i]}loss"] = value
-            total = total + self.outputs.loss_weights[i] * value
-        return total, per_output
-
-    def _update_metrics(self, states, loss, per_output, y, y_pred, sample_weight, mask):
-        y_true, y_pred = self._targets(y), jax.tree_util.tree_leaves(y_pred)
-        self._resolve_metrics(y_true, y_pred)
-        states, count = dict(states), jnp.sum(mask)
-        for name, value in {"loss": loss, **per_output}.items():
-            states[name] = states[name] + jnp.stack([value * count, count])
-        for name, i, metric, weighted in self._metric_entries:
-            w = sample_weight * mask if weighted else mask
-            state = states[name] if name in states else metric.init()
-            states[name] = metric.update(state, y_true[i], y_pred[i], sample_weight=w)
-        return states
-
-    def _logs(self, states) -> dict:
-        logs = {
-            name: states[name][0] / jnp.maximum(states[name][1], 1.0) for name in self._loss_names()
-        }
-        for name, _, metric, _ in self._metric_entries or []:
-            logs[name] = metric.result(states[name])
-        return logs
+            steps.resolve_metrics(steps.targets(y), jax.tree_util.tree_leaves(y_pred))
+        expected = {e[0] for e in steps.metric_entries} | set(steps.loss_names())
+        if set(self.state.metric_states) != expected:
+            self.state = self.state.replace(metric_states=steps.fresh_metric_states())
 
     # ----------------------------------------------------------- pure steps
-    def _train_update(self, state: TrainState, x, y, sample_weight, mask) -> TrainState:
-        key = jax.random.fold_in(state.key, state.step)
-
-        def loss_fn(params):
-            model = combine(params, state.layer_state, self._static)
-            y_pred, updated = model.apply(x, training=True, key=key)
-            loss, per_output = self._compute_loss(y, y_pred, sample_weight, mask)
-            return loss, (y_pred, per_output, partition(updated).state)
-
-        (loss, (y_pred, per_output, layer_state)), grads = jax.value_and_grad(
-            loss_fn, has_aux=True
-        )(state.params)
-        updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
-        metric_states = self._update_metrics(
-            state.metric_states, loss, per_output, y, y_pred, sample_weight, mask
-        )
-        return state.replace(
-            params=optax.apply_updates(state.params, updates),
-            layer_state=layer_state,
-            opt_state=opt_state,
-            metric_states=metric_states,
-            step=state.step + 1,
-        )
-
-    def _test_update(self, metric_states, params, layer_state, x, y, sample_weight, mask):
-        y_pred = combine(params, layer_state, self._static)(x)
-        loss, per_output = self._compute_loss(y, y_pred, sample_weight, mask)
-        return self._update_metrics(metric_states, loss, per_output, y, y_pred, sample_weight, mask)
-
-    @staticmethod
-    def _batch_weights(x, sample_weight):
-        n = num_samples(x)
-        sw = (
-            jnp.ones(n, jnp.float32)
-            if sample_weight is None
-            else jnp.asarray(sample_weight, jnp.float32)
-        )
-        return sw, jnp.ones(n, jnp.float32)
-
     def train_step(self, state: TrainState, batch) -> tuple[TrainState, dict]:
         """One optimizer step on `batch` = `(x, y)` or `(x, y, sample_weight)`: pure, so
         `jax.jit(trainer.train_step)(state, batch)` works in a hand-written loop.
 
         Returns the new state and the logs (running loss and metrics since the last reset).
         """
-        x, y, sample_weight = unpack_batch(batch)
-        state = self._train_update(state, x, y, *self._batch_weights(x, sample_weight))
-        return state, self._logs(state.metric_states)
+        return self.steps.train_step(state, batch)
 
     def test_step(self, state: TrainState, batch) -> tuple[TrainState, dict]:
         """Update the metric states with `batch` in inference mode (no parameter change)."""
-        x, y, sample_weight = unpack_batch(batch)
-        metric_states = self._test_update(
-            state.metric_states,
-            state.params,
-            state.layer_state,
-            x,
-            y,
-            *self._batch_weights(x, sample_weight),
-        )
-        return state.replace(metric_states=metric_states), self._logs(metric_states)
+        return self.steps.test_step(state, batch)
 
     def predict_step(self, state: TrainState, x):
         """The model's inference outputs for `x`."""
-        return combine(state.params, state.layer_state, self._static)(x)
-
-    # ---------------------------------------------------- compiled programs
-    def _train_dispatch_impl(self, state, data, plan, d):
-        x_all, y_all, sw_all = data
-
-        def body(state, step_plan):
-            idx, mask, active = step_plan
-
-            def run(state):
-                x, y, sw = jax.tree_util.tree_map(
-                    lambda a: jnp.take(a, idx, axis=0), (x_all, y_all, sw_all)
-                )
-                return self._train_update(state, x, y, sw, mask)
-
-            return jax.lax.cond(active, run, lambda s: s, state), None
-
-        state, _ = jax.lax.scan(body, state, (plan.indices[d], plan.weights[d], plan.active[d]))
-        return state, self._logs(state.metric_states)
-
-    def _train_batch_impl(self, state, x, y, sample_weight, mask):
-        state = self._train_update(state, x, y, sample_weight, mask)
-        return state, self._logs(state.metric_states)
-
-    def _test_dispatch_impl(self, metric_states, params, layer_state, data, plan, d):
-        x_all, y_all, sw_all = data
-
-        def body(states, step_plan):
-            idx, mask, active = step_plan
-
-            def run(states):
-                x, y, sw = jax.tree_util.tree_map(
-                    lambda a: jnp.take(a, idx, axis=0), (x_all, y_all, sw_all)
-                )
-                return self._test_update(states, params, layer_state, x, y, sw, mask)
-
-            return jax.lax.cond(active, run, lambda s: s, states), None
-
-        states, _ = jax.lax.scan(
-            body, metric_states, (plan.indices[d], plan.weights[d], plan.active[d])
-        )
-        return states, self._logs(states)
-
-    def _test_batch_impl(self, metric_states, params, layer_state, x, y, sample_weight, mask):
-        states = self._test_update(metric_states, params, layer_state, x, y, sample_weight, mask)
-        return states, self._logs(states)
-
-    def _predict_dispatch_impl(self, params, layer_state, x_all, indices, d):
-        model = combine(params, layer_state, self._static)
-
-        def body(carry, idx):
-            return carry, model(jax.tree_util.tree_map(lambda a: jnp.take(a, idx, axis=0), x_all))
-
-        _, outputs = jax.lax.scan(body, None, indices[d])
-        return outputs
+        return self.steps.predict_step(state, x)
 
     # ------------------------------------------------------------- helpers
     def _steps_per_dispatch(self, steps: int) -> int:
@@ -351,7 +165,7 @@ class Trainer:
 
         if data.y is None:
             return
-        targets = self._targets(data.y)
+        targets = self.steps.targets(data.y)
         y_pred = jax.tree_util.tree_leaves(
             jax.eval_shape(lambda m, x: m(x), self.model, _take_first(data.x))
         )
@@ -442,9 +256,9 @@ class Trainer:
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             self.state = self.state.replace(
-                metric_states=self._fresh_metric_states()
-                if self._metric_entries is not None
-                else self._loss_states()
+                metric_states=self.steps.fresh_metric_states()
+                if self.steps.metric_entries is not None
+                else self.steps.loss_states()
             )
             cbs.on_epoch_begin(epoch)
             if isinstance(train, ArrayData):
@@ -520,7 +334,7 @@ class Trainer:
         params, layer_state = self.state.params, self.state.layer_state
         if isinstance(data, ArrayData):
             self._ensure_metrics(data.x, data.y)
-            states = self._fresh_metric_states()
+            states = self.steps.fresh_metric_states()
             n_steps = data.steps(steps)
             k = self._steps_per_dispatch(n_steps)
             plan = data.plan(np.arange(data.n), n_steps, k)
@@ -533,7 +347,7 @@ class Trainer:
             for x, y, sw, mask in data.batches(steps):
                 self._ensure_metrics(x, y)
                 if states is None:
-                    states = self._fresh_metric_states()
+                    states = self.steps.fresh_metric_states()
                 states, logs = self._test_batch(states, params, layer_state, x, y, sw, mask)
             if logs is None:
                 raise ValueError("evaluate received an empty dataset: no batches.")
@@ -578,7 +392,7 @@ class Trainer:
             extra = _class_weights(y, class_weight, "train_on_batch")
             sample_weight = extra if sample_weight is None else np.asarray(sample_weight) * extra
         self._ensure_metrics(x, y)
-        sw, mask = self._batch_weights(x, sample_weight)
+        sw, mask = self.steps.batch_weights(x, sample_weight)
         self.state = _copy(self.state)
         self.state, logs = self._train_batch(self.state, x, y, sw, mask)
         logs = _to_host(logs)
@@ -586,9 +400,15 @@ class Trainer:
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = True):
         self._ensure_metrics(x, y)
-        sw, mask = self._batch_weights(x, sample_weight)
+        sw, mask = self.steps.batch_weights(x, sample_weight)
         _, logs = self._test_batch(
-            self._fresh_metric_states(), self.state.params, self.state.layer_state, x, y, sw, mask
+            self.steps.fresh_metric_states(),
+            self.state.params,
+            self.state.layer_state,
+            x,
+            y,
+            sw,
+            mask,
         )
         logs = _to_host(logs)
         return logs if return_dict else list(logs.values())

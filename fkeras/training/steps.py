@@ -1,0 +1,237 @@
+"""The pure functions of training: loss, metrics and the optimizer step over a `TrainState`.
+
+`Steps` holds what does not change during a run (the model's static part, the optimizer, the
+losses and metrics) and gives the pure `train_step`, `test_step` and `predict_step`, plus the
+scanned multi-step programs `fit` compiles. The `Trainer` facade drives them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ..core.tree import combine, partition
+from .data import num_samples, unpack_batch
+from .outputs import OutputSpec, weighted_loss
+from .state import TrainState
+
+
+class Steps:
+    """Pure training, test and prediction steps for one compiled model.
+
+    Metrics resolve from the first shapes seen (`"accuracy"` needs the label shape); the
+    resolution happens at trace time and is the same for every later call.
+    """
+
+    def __init__(self, static: Any, optimizer, outputs: OutputSpec):
+        self.static = static
+        self.optimizer = optimizer
+        self.outputs = outputs
+        self.metric_entries: list[tuple[str, int, Any, bool]] | None = None
+
+    # --------------------------------------------------------- losses, metrics
+    def loss_names(self) -> list[str]:
+        names = ["loss"]
+        if self.outputs.names is not None:
+            names += [
+                f"{p}loss"
+                for p, loss in zip(self.outputs.prefixes, self.outputs.losses)
+                if loss is not None
+            ]
+        return names
+
+    def loss_states(self) -> dict:
+        return {name: jnp.zeros(2, jnp.float32) for name in self.loss_names()}
+
+    def fresh_metric_states(self) -> dict:
+        states = self.loss_states()
+        for name, _, metric, _ in self.metric_entries or []:
+            states[name] = metric.init()
+        return states
+
+    def targets(self, y) -> list:
+        names = self.outputs.names
+        if names is not None and isinstance(y, dict) and set(y) == set(names):
+            return [y[n] for n in names]
+        leaves = jax.tree_util.tree_leaves(y)
+        if len(leaves) != len(self.outputs.losses):
+            raise ValueError(
+                f"The model has {len(self.outputs.losses)} output(s) but the targets y hold "
+                f"{len(leaves)} array(s). Received: y with shapes "
+                f"{[tuple(np.shape(a)) for a in leaves]}"
+            )
+        return leaves
+
+    def resolve_metrics(self, y_true: list, y_pred: list) -> None:
+        if self.metric_entries is not None:
+            return
+        entries, seen = [], set(self.loss_names())
+        for i, pairs in enumerate(self.outputs.build_metrics(y_true, y_pred)):
+            for metric, weighted in pairs:
+                name, n = f"{self.outputs.prefixes[i]}{metric.name}", 1
+                while name in seen:
+                    name, n = f"{self.outputs.prefixes[i]}{metric.name}_{n}", n + 1
+                seen.add(name)
+                entries.append((name, i, metric, weighted))
+        self.metric_entries = entries
+
+    def compute_loss(self, y, y_pred, sample_weight, mask):
+        if all(loss is None for loss in self.outputs.losses):
+            raise ValueError(
+                "This trainer has no loss: pass `loss=` to model.compile(...) to train or evaluate."
+            )
+        y_true, y_pred = self.targets(y), jax.tree_util.tree_leaves(y_pred)
+        total, per_output = 0.0, {}
+        for i, loss in enumerate(self.outputs.losses):
+            if loss is None:
+                continue
+            value = weighted_loss(loss, y_true[i], y_pred[i], sample_weight, mask)
+            if self.outputs.names is not None:
+                per_output[f"{self.outputs.prefixes[i]}loss"] = value
+            total = total + self.outputs.loss_weights[i] * value
+        return total, per_output
+
+    def update_metrics(self, states, loss, per_output, y, y_pred, sample_weight, mask):
+        y_true, y_pred = self.targets(y), jax.tree_util.tree_leaves(y_pred)
+        self.resolve_metrics(y_true, y_pred)
+        states, count = dict(states), jnp.sum(mask)
+        for name, value in {"loss": loss, **per_output}.items():
+            states[name] = states[name] + jnp.stack([value * count, count])
+        for name, i, metric, weighted in self.metric_entries:
+            w = sample_weight * mask if weighted else mask
+            state = states[name] if name in states else metric.init()
+            states[name] = metric.update(state, y_true[i], y_pred[i], sample_weight=w)
+        return states
+
+    def logs(self, states) -> dict:
+        logs = {
+            name: states[name][0] / jnp.maximum(states[name][1], 1.0) for name in self.loss_names()
+        }
+        for name, _, metric, _ in self.metric_entries or []:
+            logs[name] = metric.result(states[name])
+        return logs
+
+    # ----------------------------------------------------------- pure steps
+    def train_update(self, state: TrainState, x, y, sample_weight, mask) -> TrainState:
+        key = jax.random.fold_in(state.key, state.step)
+
+        def loss_fn(params):
+            model = combine(params, state.layer_state, self.static)
+            y_pred, updated = model.apply(x, training=True, key=key)
+            loss, per_output = self.compute_loss(y, y_pred, sample_weight, mask)
+            return loss, (y_pred, per_output, partition(updated).state)
+
+        (loss, (y_pred, per_output, layer_state)), grads = jax.value_and_grad(
+            loss_fn, has_aux=True
+        )(state.params)
+        updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
+        metric_states = self.update_metrics(
+            state.metric_states, loss, per_output, y, y_pred, sample_weight, mask
+        )
+        return state.replace(
+            params=optax.apply_updates(state.params, updates),
+            layer_state=layer_state,
+            opt_state=opt_state,
+            metric_states=metric_states,
+            step=state.step + 1,
+        )
+
+    def test_update(self, metric_states, params, layer_state, x, y, sample_weight, mask):
+        y_pred = combine(params, layer_state, self.static)(x)
+        loss, per_output = self.compute_loss(y, y_pred, sample_weight, mask)
+        return self.update_metrics(metric_states, loss, per_output, y, y_pred, sample_weight, mask)
+
+    @staticmethod
+    def batch_weights(x, sample_weight):
+        n = num_samples(x)
+        sw = (
+            jnp.ones(n, jnp.float32)
+            if sample_weight is None
+            else jnp.asarray(sample_weight, jnp.float32)
+        )
+        return sw, jnp.ones(n, jnp.float32)
+
+    def train_step(self, state: TrainState, batch) -> tuple[TrainState, dict]:
+        """One optimizer step on `batch` = `(x, y)` or `(x, y, sample_weight)`: pure, so
+        `jax.jit(trainer.train_step)(state, batch)` works in a hand-written loop.
+
+        Returns the new state and the logs (running loss and metrics since the last reset).
+        """
+        x, y, sample_weight = unpack_batch(batch)
+        state = self.train_update(state, x, y, *self.batch_weights(x, sample_weight))
+        return state, self.logs(state.metric_states)
+
+    def test_step(self, state: TrainState, batch) -> tuple[TrainState, dict]:
+        """Update the metric states with `batch` in inference mode (no parameter change)."""
+        x, y, sample_weight = unpack_batch(batch)
+        metric_states = self.test_update(
+            state.metric_states,
+            state.params,
+            state.layer_state,
+            x,
+            y,
+            *self.batch_weights(x, sample_weight),
+        )
+        return state.replace(metric_states=metric_states), self.logs(metric_states)
+
+    def predict_step(self, state: TrainState, x):
+        """The model's inference outputs for `x`."""
+        return combine(state.params, state.layer_state, self.static)(x)
+
+    # ---------------------------------------------------- compiled programs
+    def train_dispatch(self, state, data, plan, d):
+        x_all, y_all, sw_all = data
+
+        def body(state, step_plan):
+            idx, mask, active = step_plan
+
+            def run(state):
+                x, y, sw = jax.tree_util.tree_map(
+                    lambda a: jnp.take(a, idx, axis=0), (x_all, y_all, sw_all)
+                )
+                return self.train_update(state, x, y, sw, mask)
+
+            return jax.lax.cond(active, run, lambda s: s, state), None
+
+        state, _ = jax.lax.scan(body, state, (plan.indices[d], plan.weights[d], plan.active[d]))
+        return state, self.logs(state.metric_states)
+
+    def train_batch(self, state, x, y, sample_weight, mask):
+        state = self.train_update(state, x, y, sample_weight, mask)
+        return state, self.logs(state.metric_states)
+
+    def test_dispatch(self, metric_states, params, layer_state, data, plan, d):
+        x_all, y_all, sw_all = data
+
+        def body(states, step_plan):
+            idx, mask, active = step_plan
+
+            def run(states):
+                x, y, sw = jax.tree_util.tree_map(
+                    lambda a: jnp.take(a, idx, axis=0), (x_all, y_all, sw_all)
+                )
+                return self.test_update(states, params, layer_state, x, y, sw, mask)
+
+            return jax.lax.cond(active, run, lambda s: s, states), None
+
+        states, _ = jax.lax.scan(
+            body, metric_states, (plan.indices[d], plan.weights[d], plan.active[d])
+        )
+        return states, self.logs(states)
+
+    def test_batch(self, metric_states, params, layer_state, x, y, sample_weight, mask):
+        states = self.test_update(metric_states, params, layer_state, x, y, sample_weight, mask)
+        return states, self.logs(states)
+
+    def predict_dispatch(self, params, layer_state, x_all, indices, d):
+        model = combine(params, layer_state, self.static)
+
+        def body(carry, idx):
+            return carry, model(jax.tree_util.tree_map(lambda a: jnp.take(a, idx, axis=0), x_all))
+
+        _, outputs = jax.lax.scan(body, None, indices[d])
+        return outputs
