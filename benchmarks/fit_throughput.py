@@ -39,17 +39,31 @@ def data(rows: int):
 
 def fkeras_model():
     L = fk.layers
-    return fk.Sequential([fk.Input((784,)), L.Dense(256, activation="relu"),
-                          L.Dense(256, activation="relu"), L.Dense(10)], seed=0)
+    return fk.Sequential(
+        [
+            fk.Input((784,)),
+            L.Dense(256, activation="relu"),
+            L.Dense(256, activation="relu"),
+            L.Dense(10),
+        ],
+        seed=0,
+    )
 
 
 def keras_model():
     import keras
 
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(256, activation="relu"),
-                              keras.layers.Dense(256, activation="relu"), keras.layers.Dense(10)])
-    model.compile(optimizer="adam",
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+    model.compile(
+        optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     return model
 
 
@@ -92,7 +106,8 @@ def limit_runner(x, y, batch_size):
 
 def fkeras_runner(x, y, batch_size):
     trainer = fkeras_model().compile(
-        optimizer="adam", loss=fk.losses.SparseCategoricalCrossentropy(from_logits=True))
+        optimizer="adam", loss=fk.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
 
     def run(epochs):
         trainer.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
@@ -114,7 +129,8 @@ def first_step_seconds(name, x, y, batch_size) -> float:
     start = time.perf_counter()
     if name == "fkeras":
         trainer = fkeras_model().compile(
-            optimizer="adam", loss=fk.losses.SparseCategoricalCrossentropy(from_logits=True))
+            optimizer="adam", loss=fk.losses.SparseCategoricalCrossentropy(from_logits=True)
+        )
         trainer.fit(x, y, batch_size=batch_size, epochs=1, steps_per_epoch=1, verbose=0)
         jax.block_until_ready(trainer.state.params)
     elif name == "keras":
@@ -146,22 +162,33 @@ def main():
     if not args.skip_keras:
         runners["keras"] = keras_runner
     device = jax.devices()[0]
-    print(f"# fit throughput: MLP 784-256-256-10, Adam, {args.rows} rows, "
-          f"{args.epochs} timed epochs (best of {args.repeats})")
-    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"device {device.platform}:{device.device_kind}, jax {jax.__version__}\n")
-    print("| batch | limit samples/s | fkeras samples/s | keras samples/s | fkeras/limit | "
-          "fkeras/keras | first step fkeras | first step keras |")
+    print(
+        f"# fit throughput: MLP 784-256-256-10, Adam, {args.rows} rows, "
+        f"{args.epochs} timed epochs (best of {args.repeats})"
+    )
+    print(
+        f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"device {device.platform}:{device.device_kind}, jax {jax.__version__}\n"
+    )
+    print(
+        "| batch | limit samples/s | fkeras samples/s | keras samples/s | fkeras/limit | "
+        "fkeras/keras | first step fkeras | first step keras |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for batch_size in args.batch_sizes:
-        rates = {n: measure(make, x, y, batch_size, args.epochs, args.repeats)
-                 for n, make in runners.items()}
+        rates = {
+            n: measure(make, x, y, batch_size, args.epochs, args.repeats)
+            for n, make in runners.items()
+        }
         first = {n: first_step_seconds(n, x, y, batch_size) for n in runners if n != "limit"}
         keras_rate = rates.get("keras", float("nan"))
-        print(f"| {batch_size} | {rates['limit']:,.0f} | {rates['fkeras']:,.0f} | "
-              f"{keras_rate:,.0f} | {rates['fkeras'] / rates['limit']:.3f} | "
-              f"{rates['fkeras'] / keras_rate:.2f} | {first.get('fkeras', float('nan')):.2f}s | "
-              f"{first.get('keras', float('nan')):.2f}s |", flush=True)
+        print(
+            f"| {batch_size} | {rates['limit']:,.0f} | {rates['fkeras']:,.0f} | "
+            f"{keras_rate:,.0f} | {rates['fkeras'] / rates['limit']:.3f} | "
+            f"{rates['fkeras'] / keras_rate:.2f} | {first.get('fkeras', float('nan')):.2f}s | "
+            f"{first.get('keras', float('nan')):.2f}s |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ NEG_INF = -1e10
 
 pytestmark = pytest.mark.filterwarnings(
     # Raised inside Keras (variables.py `np.array(self)`), not by fkeras.
-    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning",
+    "ignore:Explicitly requested dtype int64:UserWarning",  # inside Keras' MeanIoU
 )
 
 
@@ -161,7 +162,7 @@ def _k(name, **kw):
 
 CASES = [
     Case("mean", fkm.Mean, values_data, ref_mean, _k("Mean")),
-    Case("sum", fkm.Sum, values_data, ref_sum, _k("Sum")),
+    Case("sum", fkm.Sum, values_data, ref_sum, None),
     Case("wrapper", lambda: fkm.MeanMetricWrapper(cube_error), regression_data, ref_cube),
     Case(
         "accuracy",
@@ -175,7 +176,7 @@ CASES = [
         fkm.BinaryAccuracy,
         binary_data,
         lambda a, w: skm.accuracy_score(a[0], a[1] > 0.5, sample_weight=w),
-        _k("BinaryAccuracy"),
+        None,
     ),
     Case(
         "binary_accuracy_t0.3_col",
@@ -196,7 +197,7 @@ CASES = [
         fkm.SparseCategoricalAccuracy,
         sparse_data,
         lambda a, w: skm.accuracy_score(a[0], a[1].argmax(-1), sample_weight=w),
-        _k("SparseCategoricalAccuracy"),
+        None,
     ),
     Case(
         "sparse_categorical_accuracy_col",
@@ -224,7 +225,7 @@ CASES = [
         lambda: fkm.SparseTopKCategoricalAccuracy(k=2),
         sparse_col_data,
         ref_topk,
-        _k("SparseTopKCategoricalAccuracy", k=2),
+        None,
     ),
     Case(
         "mse",
@@ -238,7 +239,7 @@ CASES = [
         fkm.MeanAbsoluteError,
         regression_data,
         lambda a, w: skm.mean_absolute_error(a[0], a[1], sample_weight=w),
-        _k("MeanAbsoluteError"),
+        None,
     ),
     Case(
         "rmse",
@@ -289,7 +290,7 @@ CASES = [
         fkm.Recall,
         binary_data,
         lambda a, w: _prf(skm.recall_score, a[0], a[1] > 0.5, w),
-        _k("Recall"),
+        None,
     ),
     Case(
         "recall_multilabel_t0.7",
@@ -314,27 +315,11 @@ CASES = [
         tol=1e-2,
     ),
     Case(
-        "auc_2000",
-        lambda: fkm.AUC(num_thresholds=2000),
-        binary_data,
-        lambda a, w: skm.roc_auc_score(a[0], a[1], sample_weight=w),
-        None,  # the same algorithm as "auc" in Keras
-        tol=1e-3,
-    ),
-    Case(
         "auc_pr",
         lambda: fkm.AUC(curve="PR"),
         binary_data,
         lambda a, w: skm.average_precision_score(a[0], a[1], sample_weight=w),
         _k("AUC", curve="PR"),
-        tol=5e-2,
-    ),
-    Case(
-        "auc_pr_majoring",
-        lambda: fkm.AUC(curve="PR", summation_method="majoring"),
-        binary_data,
-        lambda a, w: skm.average_precision_score(a[0], a[1], sample_weight=w),
-        _k("AUC", curve="PR", summation_method="majoring"),
         tol=5e-2,
     ),
     Case(
@@ -361,6 +346,7 @@ CASES = [
         _k("AUC", from_logits=True),
         tol=1e-2,
     ),
+    # Every `average` at least once, over both binarizations (argmax / threshold).
     *[
         Case(
             f"f1_argmax_{avg}",
@@ -369,7 +355,7 @@ CASES = [
             lambda a, w, avg=avg: ref_f(a, w, avg),
             _k("F1Score", average=avg),
         )
-        for avg in (None, "micro", "macro", "weighted")
+        for avg in (None, "weighted")
     ],
     *[
         Case(
@@ -379,7 +365,7 @@ CASES = [
             lambda a, w, avg=avg: ref_f(a, w, avg, threshold=0.5),
             _k("F1Score", average=avg, threshold=0.5),
         )
-        for avg in (None, "micro", "macro", "weighted")
+        for avg in ("micro", "macro")
     ],
     Case(
         "fbeta_2_macro",
@@ -409,7 +395,7 @@ CASES = [
         lambda: fkm.MeanIoU(num_classes=3, sparse_y_pred=False),
         seg_probs_data,
         lambda a, w: skm.jaccard_score(a[0], a[1].argmax(-1), average="macro", sample_weight=w),
-        _k("MeanIoU", num_classes=3, sparse_y_pred=False, dtype="float32"),
+        None,
     ),
 ]
 IDS = [c.id for c in CASES]
@@ -423,24 +409,15 @@ CORE = [
         "mean",
         "sum",
         "wrapper",
-        "accuracy",
         "binary_accuracy_t0.3_col",
-        "categorical_accuracy",
-        "sparse_categorical_accuracy_col",
-        "top_k",
         "sparse_top_k",
-        "mse",
-        "mae",
         "rmse",
         "precision_top_k",
         "precision_even_thresholds",
-        "recall_class_id",
         "auc",
         "auc_multi_label",
-        "auc_pr",
         "f1_argmax_None",
         "f1_threshold_micro",
-        "fbeta_2_macro",
         "mean_iou_dense_pred",
     }
 ]
@@ -484,9 +461,11 @@ def test_matches_reference_unweighted(case):
     check(m.result(run(m, args)), case.ref(args, None), case.tol)
     # The trainer's padded last batch: no user weights, weight 0 on the padded rows.
     args, _, padded, w_padded = padded_batch(case, weighted=False)
-    np.testing.assert_allclose(
-        m.result(run(m, padded, w_padded)), m.result(run(m, args)), rtol=1e-6, atol=1e-7
-    )
+    got = m.result(run(m, padded, w_padded))
+    if case.tol <= 1e-2:  # (PR-AUC vs average precision is too rough on 8 samples)
+        check(got, case.ref(args, None), case.tol)
+    ones = np.ones(len(args[0]), F32)  # (same as no weights, checked above; shares compiles)
+    np.testing.assert_allclose(got, m.result(run(m, args, ones)), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.keras is not None], ids=lambda c: c.id)
@@ -503,8 +482,9 @@ def test_matches_keras(case, keras_module):
 
 def keras_result(metric, args, w=None):
     """Keras' result after one update, run as one jitted stateless update (fast to compile)."""
-    if hasattr(metric, "_build") and not getattr(metric, "_built", True):
-        metric._build(args[0].shape, args[-1].shape)  # F-scores build on the first update
+    if not getattr(metric, "_built", True):  # built on the first update: build it now
+        shapes = (args[-1].shape,) if type(metric).__name__ == "AUC" else (a.shape for a in args)
+        metric._build(*shapes)
     values = [v.value for v in metric.variables]
     values = jax.jit(metric.stateless_update_state)(values, *args, sample_weight=w)
     return np.asarray(metric.stateless_result(values))
@@ -525,6 +505,7 @@ def keras_module():
 def test_streaming_and_merge_equal_one_big_batch(case):
     args, w = make_data(case)
     m = case.make()
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(m.init()))
     whole = m.result(run(m, args, w))
     (b1, b2, b3), (w1, w2, w3) = batches(args, w)
     state = m.init()
@@ -556,6 +537,7 @@ def test_zero_weight_padding_changes_nothing(case):
     m = case.make()
     expected = m.result(run(m, args, w))
     got = m.result(run(m, padded, w_padded))
+    # Identical up to float32 summation order (at most an ulp or so).
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
 
 
@@ -572,7 +554,20 @@ def test_stateful_wrapper(case):
     check(m(*args, sample_weight=w), whole)  # __call__ = update_state + result
 
 
-@pytest.mark.parametrize("case", CORE, ids=lambda c: c.id)
+JIT_IDS = {
+    "mean",
+    "wrapper",
+    "binary_accuracy_t0.3_col",
+    "sparse_top_k_col",
+    "rmse",
+    "precision_top_k",
+    "auc_multi_label",
+    "f1_argmax_None",
+    "mean_iou_dense_pred",
+}
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.id in JIT_IDS], ids=lambda c: c.id)
 def test_jit_matches_eager(case):
     args, w, padded, w_padded = padded_batch(case, weighted=True)
     m = case.make()
@@ -617,7 +612,13 @@ def test_auc_converges_to_sklearn(num_thresholds, roc_tol, pr_tol):
 def test_auc_edges_and_explicit_thresholds(keras_module):
     y = np.array([0, 0, 1, 1, 1, 0], np.int32)
     p = np.array([0.0, 1.0, 1.0, 0.0, 0.7, 0.2], F32)  # 0 and 1 land in the epsilon buckets
-    for kwargs in ({}, {"thresholds": [0.1, 0.5, 0.9]}, {"curve": "PRGAIN"}):
+    for kwargs in (
+        {},
+        {"thresholds": [0.1, 0.5, 0.9]},
+        {"curve": "PRGAIN"},
+        {"curve": "PR", "summation_method": "majoring"},
+        {"curve": "ROC", "summation_method": "minoring"},
+    ):
         m, k = fkm.AUC(**kwargs), keras_module.metrics.AUC(**kwargs)
         check(m.result(run(m, (y, p))), keras_result(k, (y, p)))
     assert fkm.AUC(thresholds=[0.1, 0.5, 0.9]).num_thresholds == 5
@@ -639,7 +640,14 @@ def test_state_sized_at_first_update_when_classes_unknown():
     assert lazy.merge(lazy.init(), state) is state and lazy.merge(state, lazy.init()) is state
     assert lazy.result(lazy.init()).shape == (0,)
 
+    sized = lazy.init_like(y, p, sample_weight=w)
+    assert sized["tp"].shape == (C,) and float(jnp.sum(sized["tp"])) == 0.0
+    assert fixed.init_like(jax.ShapeDtypeStruct(y.shape, y.dtype), p)["tp"].shape == (C,)
+    mean = fkm.Mean()
+    assert jax.tree.map(jnp.shape, mean.init_like(p)) == jax.tree.map(jnp.shape, mean.init())
+
     (y, p) = multilabel_data(rng, 8)
+    assert fkm.AUC(multi_label=True).init_like(y, p)["fn"].shape == (200, C)
     auc, auc_fixed = fkm.AUC(multi_label=True), fkm.AUC(multi_label=True, num_labels=C)
     assert auc.init()["tp"].shape == (200, 0) and auc_fixed.init()["tp"].shape == (200, C)
     check(auc.result(run(auc, (y, p))), auc_fixed.result(run(auc_fixed, (y, p))), 0)

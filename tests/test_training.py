@@ -313,3 +313,22 @@ def test_ignore_class_leaves_samples_out_of_the_mean_as_keras():
     keep = y != 2
     expected = np_sparse_ce(np.asarray(model(x))[keep], y[keep]).mean()
     assert logs["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_metrics_sized_by_the_data_work_inside_the_scanned_fit():
+    x, y = small_data(n=30)
+    onehot = np.eye(3, dtype="float32")[y]  # F1Score takes one-hot labels, as in Keras
+    trainer = mlp().compile(
+        optimizer="adam",
+        loss=fk.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=[fk.metrics.F1Score(average=None)],  # no num_classes: sized from the data
+    )
+    history = trainer.fit(x, onehot, batch_size=8, epochs=2, verbose=0)
+    assert np.shape(history.history["f1_score"][-1]) == (3,)
+    from sklearn.metrics import f1_score
+
+    predicted = np.asarray(trainer.model(x)).argmax(-1)
+    logs = trainer.evaluate(x, onehot, verbose=0)
+    np.testing.assert_allclose(
+        logs["f1_score"], f1_score(y, predicted, average=None, labels=[0, 1, 2]), atol=1e-5
+    )

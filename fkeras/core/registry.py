@@ -29,8 +29,11 @@ def register_serializable(package: str = "Custom", name: str | None = None):
         key = _registered_name(package, name or cls.__name__)
         entries = _REGISTRY.setdefault(key, [])
         # Re-registering the same class (a module reloaded) replaces it.
-        entries[:] = [c for c in entries if (c.__module__, c.__qualname__) != (
-            cls.__module__, cls.__qualname__)]
+        entries[:] = [
+            c
+            for c in entries
+            if (c.__module__, c.__qualname__) != (cls.__module__, cls.__qualname__)
+        ]
         if entries and package != "fkeras":
             existing = entries[0]
             raise ValueError(
@@ -51,7 +54,8 @@ def _registered_name(package: str, name: str) -> str:
 def get_registered_object(name: str, expected: type | None = None) -> Any:
     """The class (or function) registered as `name` (of kind `expected`, if given), or None."""
     candidates = [
-        c for c in _REGISTRY.get(name, ())
+        c
+        for c in _REGISTRY.get(name, ())
         if expected is None or (isinstance(c, type) and issubclass(c, expected))
     ]
     return candidates[0] if candidates else None
@@ -93,14 +97,17 @@ def deserialize(config: Any, *, expected: type | None = None) -> Any:
             "with `@fk.saving.register_serializable()` before loading. (Names in configs are "
             "only looked up, never imported.)"
         )
-    candidates = [c for c in entries if expected is None or (
-        isinstance(c, type) and issubclass(c, expected))]
+    candidates = [
+        c for c in entries if expected is None or (isinstance(c, type) and issubclass(c, expected))
+    ]
     if not candidates:
         raise TypeError(f"Class '{name}' is not a {expected.__name__}. Received: {config!r}")
     if len(candidates) > 1:
         kinds = ", ".join(f"{c.__module__}.{c.__qualname__}" for c in candidates)
-        raise ValueError(f"'{name}' names several registered classes ({kinds}); deserialize it "
-                         "through the module of its kind (fk.losses.deserialize, say).")
+        raise ValueError(
+            f"'{name}' names several registered classes ({kinds}); deserialize it "
+            "through the module of its kind (fk.losses.deserialize, say)."
+        )
     cls = candidates[0]
     if not isinstance(config["config"], dict):
         raise ValueError(f"The config of '{name}' must be a dict. Received: {config['config']!r}")

@@ -71,8 +71,10 @@ def main(argv=None) -> float:
     )
     elapsed = time.perf_counter() - start
     logs = trainer.evaluate(x_test, y_test, verbose=0)
-    print(f"test accuracy {logs['accuracy']:.4f} ({len(x_test)} held-out digits, "
-          f"trained in {elapsed:.1f}s)")
+    print(
+        f"test accuracy {logs['accuracy']:.4f} ({len(x_test)} held-out digits, "
+        f"trained in {elapsed:.1f}s)"
+    )
     return logs["accuracy"]
 
 

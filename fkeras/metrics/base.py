@@ -12,7 +12,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from ..core.registry import register_serializable
@@ -52,13 +51,32 @@ class Metric:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"A metric name must be a string. Received: name={name!r}")
         self.name = name or to_snake_case(type(self).__name__)
-        self.dtype = str(np.dtype(dtype)) if dtype is not None else "float32"
+        self.dtype = jnp.dtype(dtype).name if dtype is not None else "float32"
         self._state = None
 
     # -- pure API ---------------------------------------------------------------------------
     def init(self):
         """The empty state: a PyTree of float32 arrays."""
         raise NotImplementedError(f"{type(self).__name__} must implement `init()`.")
+
+    def init_like(self, *args, **kwargs):
+        """The empty state, sized for a batch of `update` arguments like these.
+
+        Equal to `init()` except for metrics whose state size comes from the data (`F1Score`
+        without `num_classes`, multi-label `AUC` without `num_labels`): their `init()` has a
+        size-0 axis that the first `update` sizes. Call this to start a jitted loop with the
+        final shapes (arrays or `jax.ShapeDtypeStruct`s both work; nothing is computed).
+
+        ```python
+        state = fk.metrics.F1Score().init_like(y_true, y_pred)  # tp: (num_classes,)
+        ```
+        """
+        state = self.init()
+        after = jax.eval_shape(lambda s: self.update(s, *args, **kwargs), state)
+        same = jax.tree.structure(after) == jax.tree.structure(state) and all(
+            a.shape == b.shape for a, b in zip(jax.tree.leaves(after), jax.tree.leaves(state))
+        )
+        return state if same else jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), after)
 
     def update(self, state, y_true, y_pred, sample_weight=None):
         """The state after one batch. Pure and jit-able."""

@@ -193,8 +193,12 @@ class _PrecisionRecallBase(Metric):
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
         owner = type(self).__name__
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
+        if top_k is not None and (
+            isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1
+        ):
             raise ValueError(f"{owner}: top_k must be a positive int. Received: top_k={top_k!r}")
+        if class_id is not None and (isinstance(class_id, bool) or not isinstance(class_id, int)):
+            raise ValueError(f"{owner}: class_id must be an int. Received: class_id={class_id!r}")
         self.init_thresholds = list(thresholds) if isinstance(thresholds, tuple) else thresholds
         self.top_k = top_k
         self.class_id = class_id

@@ -53,11 +53,13 @@ def _read_weights(data: bytes, where: str) -> list[np.ndarray]:
                 raise ValueError(f"unexpected array names {npz.files[:5]}")
             return [npz[n] for n in names]
     except ValueError as error:  # includes "Object arrays cannot be loaded when allow_pickle=False"
-        raise ValueError(f"{where}: the weights are not a valid fkeras weights archive "
-                         f"({error}).") from None
+        raise ValueError(
+            f"{where}: the weights are not a valid fkeras weights archive ({error})."
+        ) from None
     except Exception as error:
-        raise ValueError(f"{where}: cannot read the weights ({type(error).__name__}: "
-                         f"{error}).") from None
+        raise ValueError(
+            f"{where}: cannot read the weights ({type(error).__name__}: {error})."
+        ) from None
 
 
 def _check_suffix(path, suffix: str, what: str) -> str:
@@ -93,14 +95,17 @@ def load_model(path):
         with zipfile.ZipFile(path) as archive:
             names = sorted(archive.namelist())
             if names != sorted(_MEMBERS):
-                raise ValueError(f"{where}: not an fkeras model file: expected members "
-                                 f"{list(_MEMBERS)}. Received: {names[:10]}")
+                raise ValueError(
+                    f"{where}: not an fkeras model file: expected members "
+                    f"{list(_MEMBERS)}. Received: {names[:10]}"
+                )
             metadata = json.loads(archive.read("metadata.json"))
             config = json.loads(archive.read("config.json"))
             weights = _read_weights(archive.read("weights.npz"), where)
     except zipfile.BadZipFile:
-        raise ValueError(f"{where}: the file is not a valid .fkeras archive (truncated or "
-                         "corrupt).") from None
+        raise ValueError(
+            f"{where}: the file is not a valid .fkeras archive (truncated or corrupt)."
+        ) from None
     except json.JSONDecodeError as error:
         raise ValueError(f"{where}: corrupt JSON in the file ({error}).") from None
     if not isinstance(metadata, dict) or metadata.get("format_version") != FORMAT_VERSION:

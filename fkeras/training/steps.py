@@ -32,6 +32,7 @@ class Steps:
         self.optimizer = optimizer
         self.outputs = outputs
         self.metric_entries: list[tuple[str, int, Any, bool]] | None = None
+        self.example_specs: list[tuple[Any, Any]] = []
 
     # --------------------------------------------------------- losses, metrics
     def loss_names(self) -> list[str]:
@@ -49,8 +50,11 @@ class Steps:
 
     def fresh_metric_states(self) -> dict:
         states = self.loss_states()
-        for name, _, metric, _ in self.metric_entries or []:
-            states[name] = metric.init()
+        for name, i, metric, _ in self.metric_entries or []:
+            # Sized from the data's shapes: metrics whose state size comes from the labels
+            # (F1Score without num_classes) must keep one shape through lax.scan.
+            y_true, y_pred = self.example_specs[i]
+            states[name] = metric.init_like(y_true, y_pred, sample_weight=_weight_spec(y_true))
         return states
 
     def targets(self, y) -> list:
@@ -77,6 +81,7 @@ class Steps:
                     name, n = f"{self.outputs.prefixes[i]}{metric.name}_{n}", n + 1
                 seen.add(name)
                 entries.append((name, i, metric, weighted))
+        self.example_specs = [(_batch_spec(t), _batch_spec(p)) for t, p in zip(y_true, y_pred)]
         self.metric_entries = entries
 
     def compute_loss(self, y, y_pred, sample_weight, mask):
@@ -235,3 +240,12 @@ class Steps:
 
         _, outputs = jax.lax.scan(body, None, indices[d])
         return outputs
+
+
+def _batch_spec(a) -> jax.ShapeDtypeStruct:
+    """The shape and dtype of a one-row batch like `a` (which may be a whole dataset)."""
+    return jax.ShapeDtypeStruct((1, *np.shape(a)[1:]), jnp.result_type(a))
+
+
+def _weight_spec(y_true) -> jax.ShapeDtypeStruct:
+    return jax.ShapeDtypeStruct((1,), jnp.float32)
