@@ -22,7 +22,7 @@ from .core import (
 )
 from .layers import Input
 from .models import Model, Sequential
-from .training import TrainState, Trainer
+from .training import Trainer, TrainState
 
 __version__ = "0.1.0"
 

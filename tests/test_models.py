@@ -240,5 +240,8 @@ def test_names_shared_by_several_kinds_resolve_by_kind():
     assert loss_config["class_name"] == metric_config["class_name"] == "MeanSquaredError"
     assert isinstance(fk.losses.deserialize(loss_config), fk.losses.Loss)
     assert isinstance(fk.metrics.deserialize(metric_config), fk.metrics.Metric)
+    # The generic lookup uses the recorded module; without it the name is ambiguous.
+    assert isinstance(fk.saving.deserialize(loss_config), fk.losses.Loss)
+    del loss_config["module"]
     with pytest.raises(ValueError, match="names several registered classes"):
         fk.saving.deserialize(loss_config)

@@ -79,7 +79,9 @@ def serialize(obj: Any) -> dict:
             "with `@fk.saving.register_serializable()` and give it `get_config()`. "
             f"Received: {obj!r}"
         )
-    return {"class_name": key, "config": obj.get_config()}
+    # "module" only picks among registered classes sharing a name (the layer and the
+    # initializer `Identity`); it is never imported.
+    return {"module": type(obj).__module__, "class_name": key, "config": obj.get_config()}
 
 
 def deserialize(config: Any, *, expected: type | None = None) -> Any:
@@ -102,6 +104,8 @@ def deserialize(config: Any, *, expected: type | None = None) -> Any:
     ]
     if not candidates:
         raise TypeError(f"Class '{name}' is not a {expected.__name__}. Received: {config!r}")
+    if len(candidates) > 1 and isinstance(config.get("module"), str):
+        candidates = [c for c in candidates if c.__module__ == config["module"]] or candidates
     if len(candidates) > 1:
         kinds = ", ".join(f"{c.__module__}.{c.__qualname__}" for c in candidates)
         raise ValueError(

@@ -18,8 +18,6 @@ import numpy as np
 import optax
 
 import fkeras as fk
-
-
 from fkeras.examples.digits import build_model, load_digits_split
 
 

@@ -133,9 +133,7 @@ _BUILTIN_CLASSES: dict[str, type[Loss]] = {
 
 
 def serialize(loss: Loss) -> dict:
-    """The config dict `{"class_name": ..., "config": ...}` of a registered `Loss`."""
-    if _BUILTIN_CLASSES.get(type(loss).__name__) is type(loss):
-        return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    """The config dict `{"module", "class_name", "config"}` of a registered `Loss`."""
     return _serialize(loss)
 
 
