@@ -84,7 +84,10 @@ class Layer(eqx.Module):
 
     #: Layers without weights are usable without `build`.
     has_weights: ClassVar[bool] = True
+    #: Whether the layer passes an incoming mask on unchanged (see `compute_mask`).
+    supports_masking: ClassVar[bool] = False
     _call_kwargs: ClassVar[frozenset] = frozenset({"training", "key"})
+    _apply_accepts_mask: ClassVar[bool] = True
 
     def __init__(self, *, name: str | None = None, trainable: bool = True, dtype="float32"):
         if name is not None and not isinstance(name, str):
@@ -119,7 +122,10 @@ class Layer(eqx.Module):
             if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
                 cls._call_kwargs = frozenset({"training", "key"})
             else:
-                cls._call_kwargs = frozenset({"training", "key"} & set(params))
+                cls._call_kwargs = frozenset({"training", "key", "mask"} & set(params))
+        apply = cls.__dict__.get("apply")
+        if apply is not None:  # a stateful layer's own apply: does it take a mask?
+            cls._apply_accepts_mask = "mask" in inspect.signature(apply).parameters
 
     # ----------------------------------------------------------------- building
     def create_weights(self, input_shape: Any, key: jax.Array) -> dict[str, jax.Array]:
@@ -153,7 +159,7 @@ class Layer(eqx.Module):
         return infer_output_spec(run, input_specs)
 
     # ------------------------------------------------------------------ calling
-    def apply(self, inputs, *, training: bool = False, key: jax.Array | None = None):
+    def apply(self, inputs, *, training: bool = False, key: jax.Array | None = None, mask=None):
         """`(outputs, updated_layer)`. Stateless layers return themselves unchanged; stateful
         ones (BatchNormalization in training mode) return a copy holding the new state."""
         kwargs = {}
@@ -161,7 +167,63 @@ class Layer(eqx.Module):
             kwargs["training"] = training
         if "key" in self._call_kwargs:
             kwargs["key"] = key
+        if mask is not None and "mask" in self._call_kwargs:
+            kwargs["mask"] = mask
         return self(inputs, **kwargs), self
+
+    def apply_masked(self, inputs, *, training: bool = False, key=None, mask=None):
+        """`(outputs, output_mask, updated_layer)`: `apply` plus Keras' mask propagation.
+
+        Models call their layers through this: a layer whose `__call__` names `mask` receives
+        the incoming mask (padded timesteps from `Embedding(mask_zero=True)`, say), and
+        `compute_mask` gives the mask its outputs carry on.
+        """
+        kwargs = {"training": training, "key": key}
+        if mask is not None and self._apply_accepts_mask:
+            kwargs["mask"] = mask
+        outputs, updated = self.apply(inputs, **kwargs)
+        return outputs, updated.compute_mask(inputs, mask), updated
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's outputs: the incoming one when `supports_masking`, else
+        None. Layers that make or change masks (Embedding, recurrent layers) override it."""
+        return mask if self.supports_masking else None
+
+    def add_loss(self, value) -> None:
+        """Add `value` to the training loss (Keras' `add_loss`); call it inside `__call__`.
+
+        The trainer collects these while tracing a step; in plain inference they are ignored.
+        """
+        from .collect import add_loss
+
+        add_loss(value)
+
+    def apply_constraints(self):
+        """A copy with each weight `w` passed through `self.w_constraint` when that is set
+        (Keras applies constraints after every optimizer update); sub-layers recursively."""
+        changes = {}
+        for name in _tree.field_names(type(self)):
+            value = getattr(self, name)
+            constraint = getattr(self, f"{name}_constraint", None)
+            if constraint is not None and value is not None and hasattr(value, "shape"):
+                changes[name] = constraint(value)
+            elif isinstance(value, Layer):
+                changes[name] = value.apply_constraints()
+            elif isinstance(value, (tuple, list)) and any(isinstance(v, Layer) for v in value):
+                changes[name] = type(value)(
+                    v.apply_constraints() if isinstance(v, Layer) else v for v in value
+                )
+        return self._replace(**changes) if changes else self
+
+    def has_constraints(self) -> bool:
+        for name in _tree.field_names(type(self)):
+            value = getattr(self, name)
+            if getattr(self, f"{name}_constraint", None) is not None and value is not None:
+                return True
+            children = value if isinstance(value, (tuple, list)) else (value,)
+            if any(isinstance(v, Layer) and v.has_constraints() for v in children):
+                return True
+        return False
 
     # ------------------------------------------------------------------ weights
     @property
@@ -247,7 +309,9 @@ class StatefulLayer(Layer):
     layer is immutable); `layer.apply(x, training=True)` returns `(outputs, new_layer)`.
     """
 
-    def __call__(self, inputs, *, training: bool = False, key=None):
+    def __call__(self, inputs, *, training: bool = False, key=None, mask=None):
+        if mask is not None and self._apply_accepts_mask:
+            return self.apply(inputs, training=training, key=key, mask=mask)[0]
         return self.apply(inputs, training=training, key=key)[0]
 
     def apply(self, inputs, *, training: bool = False, key=None):

@@ -2,7 +2,7 @@
 
 from ..core.layer import Layer, StatefulLayer, state_field, static
 from .activation import Activation
-from .core import Dense, Identity, Input, InputLayer
+from .core import Dense, Identity, Input, InputLayer, Masking
 from .merging import Add, Concatenate
 from .normalization import BatchNormalization, LayerNormalization
 from .regularization import Dropout
@@ -21,6 +21,7 @@ __all__ = [
     "InputLayer",
     "Layer",
     "LayerNormalization",
+    "Masking",
     "Reshape",
     "StatefulLayer",
     "state_field",

@@ -19,6 +19,8 @@ class Activation(Layer):
     **Arguments:** `activation`: a Keras activation name or a callable.
     """
 
+    supports_masking = True
+
     activation: Any = static()
     has_weights = False
 

@@ -86,6 +86,8 @@ class Dense(Layer):
     ```
     """
 
+    supports_masking = True
+
     units: int = static()
     activation: Any = static()
     use_bias: bool = static()
@@ -144,7 +146,35 @@ class Dense(Layer):
 class Identity(Layer):
     """Returns its input unchanged (Keras' `Identity`)."""
 
+    supports_masking = True
+
     has_weights = False
 
     def __call__(self, x):
         return x
+
+
+@_register
+class Masking(Layer):
+    """Masks timesteps whose features all equal `mask_value` (Keras' `Masking`): their
+    outputs are zeroed and later mask-aware layers (recurrent, attention, pooling) skip them.
+
+    **Arguments:** `mask_value`: the value that marks padding (default 0.0).
+
+    **Input:** `(batch, timesteps, features)`; the mask is `(batch, timesteps)`.
+    """
+
+    mask_value: float = static()
+    has_weights = False
+    supports_masking = True
+
+    def __init__(self, mask_value: float = 0.0, *, name=None, trainable=True, dtype="float32"):
+        super().__init__(name=name, trainable=trainable, dtype=dtype)
+        self.mask_value = float(mask_value)
+
+    def __call__(self, x: Array) -> Array:
+        keep = jnp.any(x != self.mask_value, axis=-1, keepdims=True)
+        return x * keep.astype(x.dtype)
+
+    def compute_mask(self, inputs, mask=None):
+        return jnp.any(inputs != self.mask_value, axis=-1)

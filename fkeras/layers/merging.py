@@ -22,6 +22,20 @@ def _check_list(layer, inputs) -> list:
     return list(inputs)
 
 
+def _merged_mask(inputs, mask, axis: int | None = None):
+    """Keras' mask of a merge: the elementwise AND of the inputs' masks (missing ones count
+    as all-True); for a concatenation along a non-feature axis, the masks are concatenated."""
+    if mask is None or all(m is None for m in mask):
+        return None
+    masks = [
+        jnp.ones(x.shape[:-1], bool) if m is None else jnp.asarray(m, bool)
+        for x, m in zip(inputs, mask)
+    ]
+    if axis is not None and axis % inputs[0].ndim != inputs[0].ndim - 1:
+        return jnp.concatenate(masks, axis=axis % inputs[0].ndim)
+    return functools.reduce(jnp.logical_and, masks)
+
+
 def _shapes(inputs) -> list[tuple]:
     return [tuple(x.shape) for x in inputs]
 
@@ -42,6 +56,9 @@ class Add(Layer):
                 f"Received: shapes={_shapes(inputs)}"
             ) from None
         return functools.reduce(jnp.add, inputs)
+
+    def compute_mask(self, inputs, mask=None):
+        return _merged_mask(inputs, mask)
 
 
 @_register
@@ -70,3 +87,6 @@ class Concatenate(Layer):
             if any(a != b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != axis):
                 raise error
         return jnp.concatenate(inputs, axis=axis)
+
+    def compute_mask(self, inputs, mask=None):
+        return _merged_mask(inputs, mask, self.axis)

@@ -86,6 +86,8 @@ class BatchNormalization(StatefulLayer):
     layer (`trainable=False`) runs in inference mode even when `training=True`, as in Keras.
     """
 
+    supports_masking = True
+
     axis: Any = static()
     momentum: float = static()
     epsilon: float = static()
@@ -174,6 +176,8 @@ class LayerNormalization(Layer):
     **Arguments:** `axis=-1` (int or list), `epsilon=1e-3`, `center`, `scale`, `rms_scaling`,
     `beta_initializer`, `gamma_initializer`.
     """
+
+    supports_masking = True
 
     axis: Any = static()
     epsilon: float = static()

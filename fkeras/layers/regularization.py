@@ -26,6 +26,8 @@ class Dropout(Layer):
     **Call:** `layer(x, training=True, key=jax.random.key(1))`.
     """
 
+    supports_masking = True
+
     rate: float = static()
     noise_shape: tuple | None = static()
     seed: int | None = static()

@@ -67,14 +67,15 @@ def _accepted_kwargs(cls: type) -> frozenset:
     )
 
 
-def call_child(child: Any, x: Any, training: bool, key) -> tuple[Any, Any]:
-    """`(y, updated_child)` for an fkeras layer or any pure callable PyTree (Equinox module).
+def call_child(child: Any, x: Any, training: bool, key, mask=None) -> tuple[Any, Any, Any]:
+    """`(y, output_mask, updated_child)` for an fkeras layer or any pure callable PyTree
+    (an Equinox module, say).
 
     Foreign callables get `key=` and `training=` (or Equinox's `inference=`) only when their
-    `__call__` names them.
+    `__call__` names them; they drop masks.
     """
     if isinstance(child, Layer):
-        return child.apply(x, training=training, key=key)
+        return child.apply_masked(x, training=training, key=key, mask=mask)
     accepted = _accepted_kwargs(type(child))
     kwargs: dict[str, Any] = {}
     if "key" in accepted and key is not None:
@@ -83,7 +84,7 @@ def call_child(child: Any, x: Any, training: bool, key) -> tuple[Any, Any]:
         kwargs["training"] = training
     elif "inference" in accepted:
         kwargs["inference"] = not training
-    return child(x, **kwargs), child
+    return child(x, **kwargs), None, child
 
 
 def child_output_spec(child: Any, specs: Any) -> Any:
@@ -119,9 +120,17 @@ _FIT_MESSAGE = (
 
 
 class BaseModel(StatefulLayer):
-    """Shared behaviour of `Sequential` and `Model`. Subclasses hold a `layers` tuple."""
+    """Shared behaviour of `Sequential` and `Model`. Subclasses hold a `layers` tuple and
+    implement `apply_masked`; `apply` and `compute_mask` derive from it."""
 
     layers: tuple
+
+    def apply(self, inputs, *, training: bool = False, key=None, mask=None):
+        outputs, _, updated = self.apply_masked(inputs, training=training, key=key, mask=mask)
+        return outputs, updated
+
+    def compute_mask(self, inputs, mask=None):
+        return self.apply_masked(inputs, mask=mask)[1]
 
     def get_layer(self, name: str | None = None, index: int | None = None):
         """The layer called `name`, or at position `index` of `model.layers`."""

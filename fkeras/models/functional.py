@@ -243,24 +243,49 @@ class Model(BaseModel):
             f"order or a dict by name. Received: {jax.tree_util.tree_map(_shape_of, inputs)}"
         )
 
-    def apply(self, inputs, *, training: bool = False, key=None):
+    def apply_masked(self, inputs, *, training: bool = False, key=None, mask=None):
         graph = self.graph
         values: dict[int, Any] = {}
-        for tid, li, x in zip(graph.input_ids, graph.input_layers, self._flatten_inputs(inputs)):
+        masks: dict[int, Any] = {}
+        flat_inputs = self._flatten_inputs(inputs)
+        flat_masks = self._flatten_masks(mask, len(flat_inputs))
+        for tid, li, x, m in zip(graph.input_ids, graph.input_layers, flat_inputs, flat_masks):
             what = f"input '{layer_name(self.layers[li])}'"
             values[tid] = check_input(describe(self), graph.specs[tid], x, what)
+            masks[tid] = m
         layers = list(self.layers)
         for n, node in enumerate(graph.nodes):
             args = jax.tree_util.tree_unflatten(node.in_treedef, [values[i] for i in node.in_ids])
-            y, layers[node.layer_index] = layers[node.layer_index].apply(
-                args, training=training, key=split_for(key, n)
+            arg_masks = [masks[i] for i in node.in_ids]
+            arg_mask = (
+                None
+                if all(m is None for m in arg_masks)
+                else jax.tree_util.tree_unflatten(node.in_treedef, arg_masks)
             )
-            for tid, value in zip(node.out_ids, jax.tree_util.tree_leaves(y)):
-                values[tid] = value
+            y, y_mask, layers[node.layer_index] = layers[node.layer_index].apply_masked(
+                args, training=training, key=split_for(key, n), mask=arg_mask
+            )
+            out_masks = _spread_mask(y_mask, len(node.out_ids))
+            for tid, value, m in zip(node.out_ids, jax.tree_util.tree_leaves(y), out_masks):
+                values[tid], masks[tid] = value, m
         outputs = jax.tree_util.tree_unflatten(
             graph.output_treedef, [values[i] for i in graph.output_ids]
         )
-        return outputs, self._replace(layers=tuple(layers))
+        output_masks = [masks[i] for i in graph.output_ids]
+        out_mask = (
+            None
+            if all(m is None for m in output_masks)
+            else jax.tree_util.tree_unflatten(graph.output_treedef, output_masks)
+        )
+        return outputs, out_mask, self._replace(layers=tuple(layers))
+
+    def _flatten_masks(self, mask, count: int) -> list:
+        if mask is None:
+            return [None] * count
+        if count == 1 and not isinstance(mask, (list, tuple, dict)):
+            return [mask]
+        leaves = jax.tree_util.tree_leaves(mask, is_leaf=lambda m: m is None)
+        return leaves if len(leaves) == count else [None] * count
 
     # -------------------------------------------------------------- inspection
     def _layer_output_shapes(self) -> list[Any]:
@@ -345,6 +370,16 @@ class Model(BaseModel):
             produced[(name, call)] = jax.tree_util.tree_leaves(outputs, is_leaf=is_symbolic)
         options = {k: config[k] for k in ("name", "trainable", "dtype") if k in config}
         return cls(decode(config["inputs"]), decode(config["outputs"]), **options)
+
+
+def _spread_mask(mask, count: int) -> list:
+    """One mask per output tensor from a layer's `compute_mask` result."""
+    if mask is None:
+        return [None] * count
+    if count == 1:
+        return [mask]
+    leaves = jax.tree_util.tree_leaves(mask, is_leaf=lambda m: m is None)
+    return leaves if len(leaves) == count else [None] * count
 
 
 def _shape_of(x):

@@ -91,15 +91,15 @@ class Sequential(BaseModel):
             layers.append(layer)
         return self._replace(layers=tuple(layers), input_spec=spec, built=True)
 
-    def apply(self, inputs, *, training: bool = False, key=None):
+    def apply_masked(self, inputs, *, training: bool = False, key=None, mask=None):
         x = inputs
         if self.input_spec is not None and isinstance(self.input_spec, TensorSpec):
             x = check_input(describe(self), self.input_spec, x)
         layers = []
         for i, layer in enumerate(self.layers):
-            x, layer = call_child(layer, x, training, split_for(key, i))
+            x, mask, layer = call_child(layer, x, training, split_for(key, i), mask)
             layers.append(layer)
-        return x, self._replace(layers=tuple(layers))
+        return x, mask, self._replace(layers=tuple(layers))
 
     def _layer_output_shapes(self) -> list[Any]:
         shapes, current = [], self.input_spec

@@ -134,12 +134,13 @@ def resolve_metric(identifier, loss, y_true, y_pred):
     return cls(name=identifier)
 
 
-def weighted_loss(loss, y_true, y_pred, sample_weight, mask):
+def weighted_loss(loss, y_true, y_pred, sample_weight, mask, output_mask=None):
     """The loss reduced as Keras does, over real rows only.
 
     `sample_weight` holds sample and class weights; `mask` is 0 on the rows that pad the last
-    batch. Entries the loss masks itself (`ignore_class`) are left out as in Keras. So a padded
-    batch gives exactly the loss of the unpadded one.
+    batch. Entries the loss masks itself (`ignore_class`) and, as in Keras, entries the model's
+    output mask marks as padding (timesteps after `Embedding(mask_zero=True)`, say) are left out.
+    So a padded batch gives exactly the loss of the unpadded one.
     """
     per_sample = loss.call(y_true, y_pred)
     if per_sample.ndim == 0:  # a loss that already reduced over the batch
@@ -149,6 +150,8 @@ def weighted_loss(loss, y_true, y_pred, sample_weight, mask):
     ignore = loss.compute_mask(y_true, y_pred) if hasattr(loss, "compute_mask") else None
     if ignore is not None:
         valid = valid * jnp.broadcast_to(ignore, per_sample.shape)
+    if output_mask is not None and jnp.shape(output_mask) == per_sample.shape:
+        valid = valid * jnp.asarray(output_mask, valid.dtype)
     weights = valid * jnp.reshape(sample_weight, sample_weight.shape + expand)
     total = jnp.sum(per_sample * weights)
     reduction = getattr(loss, "reduction", "sum_over_batch_size")

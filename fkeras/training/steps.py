@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ..core.collect import collect_losses
 from ..core.tree import combine, partition
 from .data import num_samples, unpack_batch
 from .outputs import OutputSpec, weighted_loss
@@ -27,8 +28,9 @@ class Steps:
     resolution happens at trace time and is the same for every later call.
     """
 
-    def __init__(self, static: Any, optimizer, outputs: OutputSpec):
+    def __init__(self, static: Any, optimizer, outputs: OutputSpec, has_constraints: bool):
         self.static = static
+        self.has_constraints = has_constraints
         self.optimizer = optimizer
         self.outputs = outputs
         self.metric_entries: list[tuple[str, int, Any, bool]] | None = None
@@ -84,30 +86,53 @@ class Steps:
         self.example_specs = [(_batch_spec(t), _batch_spec(p)) for t, p in zip(y_true, y_pred)]
         self.metric_entries = entries
 
-    def compute_loss(self, y, y_pred, sample_weight, mask):
+    def forward(self, model, x, *, training: bool, key):
+        """`(y_pred, output_masks, added_loss, updated_model)` for one batch.
+
+        `output_masks` has one entry per output (None where no mask reached it);
+        `added_loss` sums what layers added with `add_loss` (regularizers) during the pass.
+        """
+        with collect_losses() as added:
+            y_pred, out_mask, updated = model.apply_masked(x, training=training, key=key)
+        n_outputs = len(jax.tree_util.tree_leaves(y_pred))
+        masks = jax.tree_util.tree_leaves(out_mask, is_leaf=lambda m: m is None)
+        if len(masks) != n_outputs:
+            masks = [None] * n_outputs
+        return y_pred, masks, sum(added, jnp.zeros((), jnp.float32)), updated
+
+    def compute_loss(self, y, y_pred, sample_weight, mask, output_masks=None, added_loss=0.0):
         if all(loss is None for loss in self.outputs.losses):
             raise ValueError(
                 "This trainer has no loss: pass `loss=` to model.compile(...) to train or evaluate."
             )
         y_true, y_pred = self.targets(y), jax.tree_util.tree_leaves(y_pred)
-        total, per_output = 0.0, {}
+        output_masks = output_masks or [None] * len(y_pred)
+        total, per_output = added_loss, {}
         for i, loss in enumerate(self.outputs.losses):
             if loss is None:
                 continue
-            value = weighted_loss(loss, y_true[i], y_pred[i], sample_weight, mask)
+            value = weighted_loss(
+                loss, y_true[i], y_pred[i], sample_weight, mask, output_mask=output_masks[i]
+            )
             if self.outputs.names is not None:
                 per_output[f"{self.outputs.prefixes[i]}loss"] = value
             total = total + self.outputs.loss_weights[i] * value
         return total, per_output
 
-    def update_metrics(self, states, loss, per_output, y, y_pred, sample_weight, mask):
+    def update_metrics(
+        self, states, loss, per_output, y, y_pred, sample_weight, mask, output_masks=None
+    ):
         y_true, y_pred = self.targets(y), jax.tree_util.tree_leaves(y_pred)
         self.resolve_metrics(y_true, y_pred)
+        output_masks = output_masks or [None] * len(y_pred)
         states, count = dict(states), jnp.sum(mask)
         for name, value in {"loss": loss, **per_output}.items():
             states[name] = states[name] + jnp.stack([value * count, count])
         for name, i, metric, weighted in self.metric_entries:
             w = sample_weight * mask if weighted else mask
+            if output_masks[i] is not None:  # padded timesteps carry no weight (Keras)
+                m = jnp.asarray(output_masks[i], w.dtype)
+                w = jnp.reshape(w, w.shape + (1,) * (m.ndim - 1)) * m
             state = states[name] if name in states else metric.init()
             states[name] = metric.update(state, y_true[i], y_pred[i], sample_weight=w)
         return states
@@ -126,19 +151,23 @@ class Steps:
 
         def loss_fn(params):
             model = combine(params, state.layer_state, self.static)
-            y_pred, updated = model.apply(x, training=True, key=key)
-            loss, per_output = self.compute_loss(y, y_pred, sample_weight, mask)
-            return loss, (y_pred, per_output, partition(updated).state)
+            y_pred, masks, added, updated = self.forward(model, x, training=True, key=key)
+            loss, per_output = self.compute_loss(y, y_pred, sample_weight, mask, masks, added)
+            return loss, (y_pred, masks, per_output, partition(updated).state)
 
-        (loss, (y_pred, per_output, layer_state)), grads = jax.value_and_grad(
+        (loss, (y_pred, masks, per_output, layer_state)), grads = jax.value_and_grad(
             loss_fn, has_aux=True
         )(state.params)
         updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        if self.has_constraints:  # Keras applies constraints after every update
+            constrained = combine(params, layer_state, self.static).apply_constraints()
+            params = partition(constrained).params
         metric_states = self.update_metrics(
-            state.metric_states, loss, per_output, y, y_pred, sample_weight, mask
+            state.metric_states, loss, per_output, y, y_pred, sample_weight, mask, masks
         )
         return state.replace(
-            params=optax.apply_updates(state.params, updates),
+            params=params,
             layer_state=layer_state,
             opt_state=opt_state,
             metric_states=metric_states,
@@ -146,9 +175,12 @@ class Steps:
         )
 
     def test_update(self, metric_states, params, layer_state, x, y, sample_weight, mask):
-        y_pred = combine(params, layer_state, self.static)(x)
-        loss, per_output = self.compute_loss(y, y_pred, sample_weight, mask)
-        return self.update_metrics(metric_states, loss, per_output, y, y_pred, sample_weight, mask)
+        model = combine(params, layer_state, self.static)
+        y_pred, masks, added, _ = self.forward(model, x, training=False, key=None)
+        loss, per_output = self.compute_loss(y, y_pred, sample_weight, mask, masks, added)
+        return self.update_metrics(
+            metric_states, loss, per_output, y, y_pred, sample_weight, mask, masks
+        )
 
     @staticmethod
     def batch_weights(x, sample_weight):
@@ -195,9 +227,7 @@ class Steps:
             idx, mask, active = step_plan
 
             def run(state):
-                x, y, sw = jax.tree_util.tree_map(
-                    lambda a: jnp.take(a, idx, axis=0), (x_all, y_all, sw_all)
-                )
+                x, y, sw = jax.tree_util.tree_map(lambda a: _gather(a, idx), (x_all, y_all, sw_all))
                 return self.train_update(state, x, y, sw, mask)
 
             return jax.lax.cond(active, run, lambda s: s, state), None
@@ -216,9 +246,7 @@ class Steps:
             idx, mask, active = step_plan
 
             def run(states):
-                x, y, sw = jax.tree_util.tree_map(
-                    lambda a: jnp.take(a, idx, axis=0), (x_all, y_all, sw_all)
-                )
+                x, y, sw = jax.tree_util.tree_map(lambda a: _gather(a, idx), (x_all, y_all, sw_all))
                 return self.test_update(states, params, layer_state, x, y, sw, mask)
 
             return jax.lax.cond(active, run, lambda s: s, states), None
@@ -236,7 +264,7 @@ class Steps:
         model = combine(params, layer_state, self.static)
 
         def body(carry, idx):
-            return carry, model(jax.tree_util.tree_map(lambda a: jnp.take(a, idx, axis=0), x_all))
+            return carry, model(jax.tree_util.tree_map(lambda a: _gather(a, idx), x_all))
 
         _, outputs = jax.lax.scan(body, None, indices[d])
         return outputs
@@ -249,3 +277,9 @@ def _batch_spec(a) -> jax.ShapeDtypeStruct:
 
 def _weight_spec(y_true) -> jax.ShapeDtypeStruct:
     return jax.ShapeDtypeStruct((1,), jnp.float32)
+
+
+def _gather(a, idx):
+    # Plan indices are in range by construction, so skip the bounds handling that
+    # `jnp.take`'s default "fill" mode adds to every gathered row.
+    return a.at[idx].get(mode="promise_in_bounds")

@@ -88,7 +88,7 @@ class Trainer:
         self.seed = default_seed() if seed is None else int(seed)
         params, layer_state, static = partition(model)
         params, layer_state = _copy(params), _copy(layer_state)
-        self.steps = Steps(static, self.optimizer, self.outputs)
+        self.steps = Steps(static, self.optimizer, self.outputs, model.has_constraints())
         self.state = TrainState(
             params=params,
             layer_state=layer_state,

@@ -1,0 +1,118 @@
+"""Keras' mask propagation, `add_loss` (regularization) and weight constraints in training."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from layer_harness import run_layer_test
+
+import fkeras as fk
+
+L = fk.layers
+
+
+def padded_sequences():
+    x = np.random.default_rng(0).normal(size=(3, 5, 2)).astype("float32")
+    x[0, 3:] = 0.0  # padding timesteps
+    x[1, 1:] = 0.0
+    return x
+
+
+def test_masking_layer_through_the_harness():
+    run_layer_test(L.Masking(), (None, 5, 2), (None, 5, 2), expected_num_params=0)
+
+
+def test_masks_propagate_through_sequential_and_functional_models():
+    x = padded_sequences()
+    expected = np.any(x != 0, axis=-1)
+    seq = fk.Sequential([fk.Input((5, 2)), L.Masking(), L.Dense(4), L.Dropout(0.1)])
+    _, mask, _ = seq.apply_masked(x)
+    np.testing.assert_array_equal(mask, expected)
+    inputs = fk.Input((5, 2))
+    masked = L.Masking()(inputs)
+    merged = L.Add()([L.Dense(3)(masked), L.Dense(3)(inputs)])  # AND with "all valid"
+    model = fk.Model(inputs, L.Flatten()(merged))  # Flatten does not carry masks (as Keras)
+    np.testing.assert_array_equal(fk.Model(inputs, merged).apply_masked(x)[1], expected)
+    assert model.apply_masked(x)[1] is None
+
+
+class MaskReader(L.Layer):
+    """A custom layer whose `__call__` names `mask`: it receives the incoming mask."""
+
+    has_weights = False
+
+    def __call__(self, x, mask=None):
+        return x if mask is None else x * mask[..., None]
+
+
+def test_layers_that_name_mask_receive_it():
+    x = padded_sequences() + 1.0  # no all-zero steps: the mask comes only from Masking(1.0)
+    x[0, 3:] = 1.0
+    model = fk.Sequential([fk.Input((5, 2)), L.Masking(mask_value=1.0), MaskReader()])
+    y = np.asarray(model(x))
+    assert np.all(y[0, 3:] == 0) and np.all(y[2] == x[2])
+
+
+def test_sequence_loss_skips_masked_timesteps_as_keras():
+    x = padded_sequences()
+    model = fk.Sequential([fk.Input((5, 2)), L.Masking(), L.Dense(1)], seed=0)
+    y = np.random.default_rng(1).normal(size=(3, 5, 1)).astype("float32")
+    logs = model.compile(loss="mse").evaluate(x, y, verbose=0)
+    pred = np.asarray(model(x))
+    valid = np.any(x != 0, axis=-1)
+    per_step = ((pred - y) ** 2).mean(-1)
+    assert logs["loss"] == pytest.approx(per_step[valid].sum() / valid.sum(), rel=1e-5)
+
+
+class Penalized(L.Layer):
+    """Identity that adds `weight * sum(x**2)` to the loss, like an activity regularizer."""
+
+    weight: float = L.static()
+    has_weights = False
+
+    def __init__(self, weight, **kwargs):
+        super().__init__(**kwargs)
+        self.weight = weight
+
+    def __call__(self, x):
+        self.add_loss(self.weight * jnp.sum(x**2))
+        return x
+
+
+def test_add_loss_joins_the_training_and_evaluation_loss():
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    y = np.zeros((8, 2), "float32")
+    model = fk.Sequential([fk.Input((3,)), L.Dense(2), Penalized(0.5)], seed=0)
+    logs = model.compile(loss="mse").evaluate(x, y, batch_size=8, verbose=0)
+    pred = np.asarray(model(x))
+    assert logs["loss"] == pytest.approx((pred**2).mean() + 0.5 * (pred**2).sum(), rel=1e-5)
+    model(x)  # plain inference: add_loss has no collector and does nothing
+
+
+class Clipped(L.Layer):
+    """A dense layer whose kernel is kept in [-0.1, 0.1] by a constraint."""
+
+    kernel: jax.Array | None
+    kernel_constraint: object = L.static()
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel = None
+        self.kernel_constraint = lambda w: jnp.clip(w, -0.1, 0.1)
+
+    def create_weights(self, input_shape, key):
+        return {"kernel": jax.random.normal(key, (input_shape[-1], 2))}
+
+    def __call__(self, x):
+        return x @ self.kernel
+
+
+def test_constraints_hold_after_every_update():
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    y = 10 * np.ones((16, 2), "float32")
+    model = fk.Sequential([fk.Input((3,)), Clipped()], seed=0)
+    assert model.has_constraints() and np.abs(model.layers[0].kernel).max() > 0.1
+    trainer = model.compile(optimizer="sgd", loss="mse")
+    trainer.fit(x, y, epochs=2, verbose=0)
+    kernel = np.asarray(trainer.model.layers[0].kernel)
+    assert np.abs(kernel).max() <= 0.1 + 1e-7 and np.isclose(np.abs(kernel).max(), 0.1)
