@@ -116,3 +116,71 @@ def test_constraints_hold_after_every_update():
     trainer.fit(x, y, epochs=2, verbose=0)
     kernel = np.asarray(trainer.model.layers[0].kernel)
     assert np.abs(kernel).max() <= 0.1 + 1e-7 and np.isclose(np.abs(kernel).max(), 0.1)
+
+
+def test_keras_regularizers_and_constraints_on_dense():
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    y = np.zeros((8, 2), "float32")
+    model = fk.Sequential(
+        [
+            fk.Input((3,)),
+            L.Dense(
+                2,
+                kernel_regularizer=fk.regularizers.L1L2(l1=0.1, l2=0.2),
+                bias_regularizer="l2",
+                activity_regularizer="l1",
+            ),
+        ],
+        seed=0,
+    )
+    layer = model.layers[0]
+    logs = model.compile(loss="mse").evaluate(x, y, batch_size=8, verbose=0)
+    k, b, pred = np.asarray(layer.kernel), np.asarray(layer.bias), np.asarray(model(x))
+    expected = (
+        (pred**2).mean()
+        + 0.1 * np.abs(k).sum()
+        + 0.2 * (k**2).sum()
+        + 0.01 * (b**2).sum()
+        + 0.01 * np.abs(pred).sum() / 8
+    )
+    assert logs["loss"] == pytest.approx(expected, rel=1e-5)
+    config = fk.saving.deserialize(fk.saving.serialize(layer)).get_config()
+    assert config == layer.get_config() and config["bias_regularizer"]["config"] == {"l2": 0.01}
+
+    constrained = fk.Sequential(
+        [
+            fk.Input((3,)),
+            L.Dense(4, kernel_constraint=fk.constraints.MaxNorm(0.5), bias_constraint="non_neg"),
+        ]
+    )
+    trainer = constrained.compile(optimizer=fk.optimizers.SGD(1.0), loss="mse")
+    trainer.fit(x, np.full((8, 4), -5.0, "float32"), epochs=2, verbose=0)
+    kernel = np.asarray(trainer.model.layers[0].kernel)
+    assert np.linalg.norm(kernel, axis=0).max() <= 0.5 + 1e-5
+    assert np.asarray(trainer.model.layers[0].bias).min() >= 0
+
+
+@pytest.mark.parametrize(
+    "constraint, formula",
+    [
+        (fk.constraints.MaxNorm(1.0), lambda w, n: w * np.clip(n, 0, 1.0) / (1e-7 + n)),
+        (fk.constraints.UnitNorm(), lambda w, n: w / (1e-7 + n)),
+        (
+            fk.constraints.MinMaxNorm(0.5, 1.0, rate=0.5),
+            lambda w, n: w * (0.5 * np.clip(n, 0.5, 1.0) + 0.5 * n) / (1e-7 + n),
+        ),
+        (fk.constraints.NonNeg(), lambda w, n: np.maximum(w, 0)),
+    ],
+)
+def test_constraint_formulas(constraint, formula):
+    w = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    norms = np.sqrt((w**2).sum(0, keepdims=True))
+    np.testing.assert_allclose(constraint(jnp.asarray(w)), formula(w, norms), rtol=1e-5)
+    assert fk.constraints.get(fk.constraints.serialize(constraint)) == constraint
+
+
+def test_unknown_regularizer_and_constraint_names():
+    with pytest.raises(ValueError, match=r"Dense: unknown regularizer 'l3'"):
+        L.Dense(2, kernel_regularizer="l3")
+    with pytest.raises(ValueError, match=r"unknown constraint 'maxnorm'.*Did you mean 'max_norm'"):
+        L.Dense(2, kernel_constraint="maxnorm")

@@ -182,6 +182,11 @@ class Layer(eqx.Module):
         if mask is not None and self._apply_accepts_mask:
             kwargs["mask"] = mask
         outputs, updated = self.apply(inputs, **kwargs)
+        activity = getattr(self, "activity_regularizer", None)
+        if activity is not None:  # Keras 3: per output, divided by the batch size
+            for out in jax.tree_util.tree_leaves(outputs):
+                penalty = activity(out)
+                self.add_loss(penalty / out.shape[0] if out.ndim else penalty)
         return outputs, updated.compute_mask(inputs, mask), updated
 
     def compute_mask(self, inputs, mask=None):
@@ -214,6 +219,23 @@ class Layer(eqx.Module):
                     v.apply_constraints() if isinstance(v, Layer) else v for v in value
                 )
         return self._replace(**changes) if changes else self
+
+    def weight_regularization(self):
+        """The summed penalties of `self.w_regularizer` over this layer's trainable weights and
+        its sub-layers' (each weight once, however often the layer is called; as Keras)."""
+        total = jnp.zeros((), jnp.float32)
+        if not self.trainable:
+            return total
+        for name in _tree.field_names(type(self)):
+            value = getattr(self, name)
+            regularizer = getattr(self, f"{name}_regularizer", None)
+            if regularizer is not None and value is not None and hasattr(value, "shape"):
+                total = total + regularizer(value)
+            children = value if isinstance(value, (tuple, list)) else (value,)
+            for child in children:
+                if isinstance(child, Layer):
+                    total = total + child.weight_regularization()
+        return total
 
     def has_constraints(self) -> bool:
         for name in _tree.field_names(type(self)):
@@ -327,6 +349,14 @@ def _to_config(value: Any, arg: str, layer) -> Any:
         return {str(k): _to_config(v, arg, layer) for k, v in value.items()}
     if arg.endswith("initializer"):
         return _initializers.serialize(value)
+    if arg.endswith("regularizer"):
+        from .. import regularizers
+
+        return regularizers.serialize(value)
+    if arg.endswith("constraint"):
+        from .. import constraints
+
+        return constraints.serialize(value)
     if arg == "activation":
         return _activations.serialize(value)
     if hasattr(value, "get_config"):

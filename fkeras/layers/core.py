@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
-from .. import activations, initializers
+from .. import activations, constraints, initializers, regularizers
 from ..core.errors import describe
 from ..core.layer import Layer, static
 from ..core.registry import register_serializable
@@ -77,6 +77,10 @@ class Dense(Layer):
     - `activation`: a Keras activation name or a callable; `None` means linear.
     - `use_bias`: whether to add `bias`.
     - `kernel_initializer`, `bias_initializer`: Keras initializer names or objects.
+    - `kernel_regularizer`, `bias_regularizer`, `activity_regularizer`: penalties added to the
+      training loss (`"l2"`, `fk.regularizers.L1L2(...)`).
+    - `kernel_constraint`, `bias_constraint`: projections applied after each update
+      (`fk.constraints.MaxNorm(3)`).
 
     **Weights:** `kernel` of shape `(input_dim, units)`, `bias` of shape `(units,)`.
 
@@ -93,6 +97,11 @@ class Dense(Layer):
     use_bias: bool = static()
     kernel_initializer: Any = static()
     bias_initializer: Any = static()
+    kernel_regularizer: Any = static()
+    bias_regularizer: Any = static()
+    activity_regularizer: Any = static()
+    kernel_constraint: Any = static()
+    bias_constraint: Any = static()
     kernel: Array | None
     bias: Array | None
 
@@ -103,6 +112,11 @@ class Dense(Layer):
         use_bias: bool = True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         *,
         name: str | None = None,
         trainable: bool = True,
@@ -120,6 +134,11 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer, owner=owner)
         self.bias_initializer = initializers.get(bias_initializer, owner=owner)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer, owner=owner)
+        self.bias_regularizer = regularizers.get(bias_regularizer, owner=owner)
+        self.activity_regularizer = regularizers.get(activity_regularizer, owner=owner)
+        self.kernel_constraint = constraints.get(kernel_constraint, owner=owner)
+        self.bias_constraint = constraints.get(bias_constraint, owner=owner)
         self.kernel = None
         self.bias = None
 

@@ -94,6 +94,7 @@ class Steps:
         """
         with collect_losses() as added:
             y_pred, out_mask, updated = model.apply_masked(x, training=training, key=key)
+        added.append(model.weight_regularization())
         n_outputs = len(jax.tree_util.tree_leaves(y_pred))
         masks = jax.tree_util.tree_leaves(out_mask, is_leaf=lambda m: m is None)
         if len(masks) != n_outputs:
