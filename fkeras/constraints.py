@@ -22,7 +22,14 @@ class Constraint:
     def __call__(self, w):
         return w
 
+    def __post_init__(self):
+        # Lists (from JSON configs) become tuples, so the constraint stays hashable.
+        if isinstance(getattr(self, "axis", None), list):
+            object.__setattr__(self, "axis", tuple(self.axis))
+
     def get_config(self) -> dict:
+        if not dataclasses.is_dataclass(self):
+            return {}
         return {
             f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
             for f in dataclasses.fields(self)
@@ -118,6 +125,8 @@ def get(identifier, *, owner: str = "constraint"):
                 f"unit_norm, min_max_norm. Received: constraint={identifier!r}"
             )
         return cls()
+    if isinstance(identifier, type) and issubclass(identifier, Constraint):
+        return identifier()
     if isinstance(identifier, dict):
         return _deserialize(identifier, expected=Constraint)
     if callable(identifier):

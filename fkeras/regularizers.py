@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 
 import jax.numpy as jnp
 
@@ -26,6 +27,8 @@ class Regularizer:
         return jnp.zeros((), jnp.float32)
 
     def get_config(self) -> dict:
+        if not dataclasses.is_dataclass(self):
+            return {}
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @classmethod
@@ -34,8 +37,15 @@ class Regularizer:
 
 
 def _check_factor(owner: str, name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"{owner} expects `{name}` >= 0. Received: {name}={value!r}")
+    if value is None:  # Keras treats None as 0
+        return 0.0
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"{owner} expects a finite `{name}` >= 0. Received: {name}={value!r}")
     return float(value)
 
 
@@ -112,6 +122,8 @@ def get(identifier, *, owner: str = "regularizer"):
                 f"Received: regularizer={identifier!r}"
             )
         return factory()
+    if isinstance(identifier, type) and issubclass(identifier, Regularizer):
+        return identifier()
     if isinstance(identifier, dict):
         return _deserialize(identifier, expected=Regularizer)
     if callable(identifier):

@@ -184,3 +184,14 @@ def test_unknown_regularizer_and_constraint_names():
         L.Dense(2, kernel_regularizer="l3")
     with pytest.raises(ValueError, match=r"unknown constraint 'maxnorm'.*Did you mean 'max_norm'"):
         L.Dense(2, kernel_constraint="maxnorm")
+
+
+def test_regularizer_and_constraint_lookup_edge_cases():
+    assert fk.constraints.get(fk.constraints.MaxNorm) == fk.constraints.MaxNorm()
+    assert fk.regularizers.get(fk.regularizers.L2) == fk.regularizers.L2()
+    assert fk.regularizers.L1L2(l1=None, l2=0.1).l1 == 0.0
+    with pytest.raises(ValueError, match="finite `l2` >= 0"):
+        fk.regularizers.L2(float("nan"))
+    config = fk.constraints.serialize(fk.constraints.MaxNorm(2.0, axis=(0, 1)))
+    restored = fk.constraints.get(config)
+    assert restored.axis == (0, 1) and hash(restored) == hash(fk.constraints.MaxNorm(2.0, (0, 1)))

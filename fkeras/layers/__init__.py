@@ -5,25 +5,45 @@ from .activation import Activation
 from .core import Dense, Identity, Input, InputLayer, Masking
 from .merging import Add, Concatenate
 from .normalization import BatchNormalization, LayerNormalization
+from .normalization_more import GroupNormalization, RMSNormalization, UnitNormalization
 from .regularization import Dropout
+from .regularization_more import (
+    ActivityRegularization,
+    AlphaDropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
 from .reshaping import Flatten, Reshape
 
 __all__ = [
     "Activation",
+    "ActivityRegularization",
     "Add",
+    "AlphaDropout",
     "BatchNormalization",
     "Concatenate",
     "Dense",
     "Dropout",
     "Flatten",
+    "GaussianDropout",
+    "GaussianNoise",
+    "GroupNormalization",
     "Identity",
     "Input",
     "InputLayer",
     "Layer",
     "LayerNormalization",
     "Masking",
+    "RMSNormalization",
     "Reshape",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
     "StatefulLayer",
+    "UnitNormalization",
     "state_field",
     "static",
 ]
