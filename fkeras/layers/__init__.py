@@ -2,6 +2,18 @@
 
 from ..core.layer import Layer, StatefulLayer, state_field, static
 from .activation import Activation
+from .convolutional import (
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    Conv3D,
+    Conv3DTranspose,
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
 from .core import Dense, Identity, Input, InputLayer, Masking
 from .merging import Add, Concatenate
 from .normalization import BatchNormalization, LayerNormalization
@@ -25,7 +37,15 @@ __all__ = [
     "AlphaDropout",
     "BatchNormalization",
     "Concatenate",
+    "Conv1D",
+    "Conv1DTranspose",
+    "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
     "Dense",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
     "Dropout",
     "Flatten",
     "GaussianDropout",
@@ -39,6 +59,8 @@ __all__ = [
     "Masking",
     "RMSNormalization",
     "Reshape",
+    "SeparableConv1D",
+    "SeparableConv2D",
     "SpatialDropout1D",
     "SpatialDropout2D",
     "SpatialDropout3D",
