@@ -30,9 +30,14 @@ def test_masks_propagate_through_sequential_and_functional_models():
     np.testing.assert_array_equal(mask, expected)
     inputs = fk.Input((5, 2))
     masked = L.Masking()(inputs)
-    merged = L.Add()([L.Dense(3)(masked), L.Dense(3)(inputs)])  # AND with "all valid"
-    model = fk.Model(inputs, L.Flatten()(merged))  # Flatten does not carry masks (as Keras)
-    np.testing.assert_array_equal(fk.Model(inputs, merged).apply_masked(x)[1], expected)
+    # Keras 3: an elementwise merge ORs masks, and has none when an input is unmasked.
+    both = L.Add()([L.Dense(3)(masked), L.Dense(3)(masked)])
+    np.testing.assert_array_equal(fk.Model(inputs, both).apply_masked(x)[1], expected)
+    assert fk.Model(inputs, L.Add()([L.Dense(3)(masked), inputs])).apply_masked(x)[1] is None
+    # Concatenate widens masks (missing ones all-True) and reduces over the last axis.
+    cat = L.Concatenate()([L.Dense(3)(masked), L.Dense(2)(inputs)])
+    np.testing.assert_array_equal(fk.Model(inputs, cat).apply_masked(x)[1], np.ones((3, 5)))
+    model = fk.Model(inputs, L.Flatten()(both))  # Flatten does not carry masks (as Keras)
     assert model.apply_masked(x)[1] is None
 
 

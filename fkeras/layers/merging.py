@@ -22,18 +22,27 @@ def _check_list(layer, inputs) -> list:
     return list(inputs)
 
 
-def _merged_mask(inputs, mask, axis: int | None = None):
-    """Keras' mask of a merge: the elementwise AND of the inputs' masks (missing ones count
-    as all-True); for a concatenation along a non-feature axis, the masks are concatenated."""
+def _merged_mask(inputs, mask):
+    """Keras 3's mask of an elementwise merge: the OR of the inputs' masks, or no mask at all
+    when any input is unmasked."""
+    if mask is None or any(m is None for m in mask):
+        return None
+    return functools.reduce(jnp.logical_or, [jnp.asarray(m, bool) for m in mask])
+
+
+def _concatenated_mask(inputs, mask, axis: int):
+    """Keras 3's mask of a concatenation: each mask widened to its input's shape (missing
+    ones as all-True), concatenated along `axis`, then reduced with `any` over the last axis."""
     if mask is None or all(m is None for m in mask):
         return None
-    masks = [
-        jnp.ones(x.shape[:-1], bool) if m is None else jnp.asarray(m, bool)
-        for x, m in zip(inputs, mask)
-    ]
-    if axis is not None and axis % inputs[0].ndim != inputs[0].ndim - 1:
-        return jnp.concatenate(masks, axis=axis % inputs[0].ndim)
-    return functools.reduce(jnp.logical_and, masks)
+    masks = []
+    for x, m in zip(inputs, mask):
+        if m is None:
+            masks.append(jnp.ones(x.shape, bool))
+        else:
+            m = jnp.asarray(m, bool)
+            masks.append(jnp.broadcast_to(m[..., None], x.shape) if m.ndim < x.ndim else m)
+    return jnp.any(jnp.concatenate(masks, axis=axis), axis=-1)
 
 
 def _shapes(inputs) -> list[tuple]:
@@ -89,4 +98,4 @@ class Concatenate(Layer):
         return jnp.concatenate(inputs, axis=axis)
 
     def compute_mask(self, inputs, mask=None):
-        return _merged_mask(inputs, mask, self.axis)
+        return _concatenated_mask(inputs, mask, self.axis)
