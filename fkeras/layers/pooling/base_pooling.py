@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from ...core.errors import describe
@@ -120,13 +121,15 @@ class _Pooling(Layer):
         padding = self.padding.upper()
         if self._mode == "max":
             if jnp.issubdtype(x.dtype, jnp.inexact):
-                init = jnp.array(-jnp.inf, x.dtype)
+                init = np.array(-np.inf, x.dtype)
             else:
-                init = jnp.array(jnp.iinfo(x.dtype).min, x.dtype)
+                init = np.array(np.iinfo(x.dtype).min, x.dtype)
+            # A NumPy (not traced) init value lets JAX see the max monoid, whose gradient it
+            # knows; a traced one falls back to a reduce_window without a derivative.
             return jax.lax.reduce_window(x, init, jax.lax.max, window, strides, padding)
         if not jnp.issubdtype(x.dtype, jnp.inexact):
             x = x.astype(jnp.float32)
-        zero = jnp.array(0, x.dtype)
+        zero = np.array(0, x.dtype)
         summed = jax.lax.reduce_window(x, zero, jax.lax.add, window, strides, padding)
         if self.padding == "valid":
             size = 1
