@@ -213,6 +213,8 @@ _BY_NAME: dict[str, type] = {
     "constant": Constant,
     "random_normal": RandomNormal,
     "random_uniform": RandomUniform,
+    "normal": RandomNormal,  # Keras aliases
+    "uniform": RandomUniform,
     "truncated_normal": TruncatedNormal,
     "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform,

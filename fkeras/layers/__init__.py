@@ -16,6 +16,7 @@ from .convolutional import (
     SeparableConv2D,
 )
 from .core import Dense, Identity, Input, InputLayer, Masking
+from .embedding import Embedding
 from .merging import Add, Concatenate
 from .merging_more import Average, Dot, Maximum, Minimum, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
@@ -58,6 +59,7 @@ from .preprocessing import (
     Rescaling,
     Resizing,
 )
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
 from .regularization import Dropout
 from .regularization_more import (
     ActivityRegularization,
@@ -96,6 +98,7 @@ __all__ = [
     "AvgPool2D",
     "AvgPool3D",
     "BatchNormalization",
+    "Bidirectional",
     "CenterCrop",
     "Concatenate",
     "Conv1D",
@@ -113,7 +116,9 @@ __all__ = [
     "Dot",
     "Dropout",
     "ELU",
+    "Embedding",
     "Flatten",
+    "GRU",
     "GaussianDropout",
     "GaussianNoise",
     "GlobalAveragePooling1D",
@@ -132,6 +137,7 @@ __all__ = [
     "Identity",
     "Input",
     "InputLayer",
+    "LSTM",
     "Layer",
     "LayerNormalization",
     "LeakyReLU",
@@ -162,12 +168,14 @@ __all__ = [
     "Resizing",
     "SeparableConv1D",
     "SeparableConv2D",
+    "SimpleRNN",
     "Softmax",
     "SpatialDropout1D",
     "SpatialDropout2D",
     "SpatialDropout3D",
     "StatefulLayer",
     "Subtract",
+    "TimeDistributed",
     "UnitNormalization",
     "UpSampling1D",
     "UpSampling2D",
