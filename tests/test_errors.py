@@ -98,3 +98,9 @@ def test_models_cannot_be_mutated():
     for method in ("fit", "evaluate", "train_on_batch", "test_on_batch"):
         with pytest.raises(fk.ImmutableModelError, match=rf"trainer\.{method}\("):
             getattr(model, method)(np.ones((2, 2)), np.ones((2, 2)))
+
+
+def test_several_positional_symbolic_inputs_are_refused_not_dropped():
+    a, b = fk.Input((3,)), fk.Input((3,))
+    with pytest.raises(TypeError, match=r"Add: .*one list, e.g. `layer\(\[a, b\]\)`"):
+        L.Add()(a, b)

@@ -40,6 +40,11 @@ def _wrap(method, method_name: str):
     @functools.wraps(method)
     def wrapper(self, inputs, *args, **kwargs):
         if method_name == "__call__" and contains_symbolic(inputs):
+            if args:
+                raise TypeError(
+                    f"{describe(self)}: in a functional graph, pass several input tensors as one "
+                    f"list, e.g. `layer([a, b])`. Received: {1 + len(args)} positional arguments"
+                )
             return symbolic_call(self, inputs, kwargs)
         if not self.built:
             raise NotBuiltError(_not_built_message(self, inputs))
