@@ -11,8 +11,9 @@ random data of MNIST's shape. For each batch size, one process measures, one aft
   them to the device once, as any framework must), and on arrays already on the device;
 - keras: Keras 3 `model.fit(...)` on the JAX backend with default settings.
 
-Each is warmed up for one epoch (compilation), then timed over `--epochs` epochs (one `fit`
-call); the table gives samples/s and ratios. "first step" is the wall time of a fresh `fit` for one step,
+All are warmed up for one epoch (compilation), then timed in turns over `--epochs` epochs (one
+`fit` call), round after round, keeping each one's best; the table gives samples/s and ratios.
+"first step" is the wall time of a fresh `fit` for one step,
 including tracing and compilation.
 """
 
@@ -143,22 +144,26 @@ def first_step_seconds(name, x, y, batch_size) -> float:
     return time.perf_counter() - start
 
 
-def measure(make, x, y, batch_size, epochs, repeats):
-    run, samples_per_epoch = make(x, y, batch_size)
-    run(1)  # compile and warm up
-    best = float("inf")
+def measure_interleaved(runners, x, y, batch_size, epochs, repeats) -> dict:
+    """Samples/s per runner: all are warmed up (compiled) first, then timed in turns, round
+    after round, keeping each one's best time, so drift in the machine's speed hits all alike."""
+    prepared = {name: make(x, y, batch_size) for name, make in runners.items()}
+    for run, _ in prepared.values():
+        run(1)
+    best = dict.fromkeys(prepared, float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        run(epochs)
-        best = min(best, time.perf_counter() - start)
-    return samples_per_epoch * epochs / best
+        for name, (run, _) in prepared.items():
+            start = time.perf_counter()
+            run(epochs)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: prepared[name][1] * epochs / best[name] for name in prepared}
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=60000)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 32])
     parser.add_argument("--skip-keras", action="store_true")
     args = parser.parse_args()
@@ -169,7 +174,7 @@ def main():
     device = jax.devices()[0]
     print(
         f"# fit throughput: MLP 784-256-256-10, Adam, {args.rows} rows, "
-        f"{args.epochs} timed epochs (best of {args.repeats})"
+        f"{args.epochs} timed epochs, best of {args.repeats} interleaved rounds"
     )
     print(
         f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
@@ -181,10 +186,7 @@ def main():
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for batch_size in args.batch_sizes:
-        rates = {
-            n: measure(make, x, y, batch_size, args.epochs, args.repeats)
-            for n, make in runners.items()
-        }
+        rates = measure_interleaved(runners, x, y, batch_size, args.epochs, args.repeats)
         first = {
             n: first_step_seconds(n, x, y, batch_size) for n in ("fkeras", "keras") if n in runners
         }
