@@ -218,6 +218,9 @@ class Trainer:
         `x`/`y`: arrays (tuples and dicts for several inputs and outputs), or an iterable of
         `(x, y)` / `(x, y, sample_weight)` batches (then `y` is not given). The trained model
         is `trainer.model`; the model passed to `compile` never changes.
+
+        Arrays go to the device once per `fit` call (NumPy arrays are copied then); pass arrays
+        already on the device (`jax.device_put(x)`) to skip that copy across repeated calls.
         """
         where = "fit"
         train = self._adapt(x, y, sample_weight, class_weight, batch_size, where)
