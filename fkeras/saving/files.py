@@ -22,6 +22,7 @@ from ..core.registry import deserialize, serialize
 
 FORMAT_VERSION = 1
 _MEMBERS = ("metadata.json", "config.json", "weights.npz")
+_MAX_JSON_BYTES = 64 * 2**20  # configs are small; refuse a decompression bomb posing as one
 
 
 def _atomic_write(path: str, write) -> None:
@@ -99,6 +100,9 @@ def load_model(path):
                     f"{where}: not an fkeras model file: expected members "
                     f"{list(_MEMBERS)}. Received: {names[:10]}"
                 )
+            for name in ("metadata.json", "config.json"):
+                if archive.getinfo(name).file_size > _MAX_JSON_BYTES:
+                    raise ValueError(f"{where}: {name} is implausibly large; refusing to read it.")
             metadata = json.loads(archive.read("metadata.json"))
             config = json.loads(archive.read("config.json"))
             weights = _read_weights(archive.read("weights.npz"), where)
@@ -110,8 +114,13 @@ def load_model(path):
         raise ValueError(f"{where}: corrupt JSON in the file ({error}).") from None
     if not isinstance(metadata, dict) or metadata.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{where}: unsupported file format. Received: metadata={metadata!r}")
-    model = deserialize(config)
-    return model.set_weights(weights)
+    try:
+        model = deserialize(config)
+        return model.set_weights(weights)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ValueError(
+            f"{where}: the file does not describe a valid fkeras model: {error}"
+        ) from None
 
 
 def save_weights(model, path) -> None:
@@ -124,6 +133,10 @@ def save_weights(model, path) -> None:
 def load_weights(model, path):
     """A copy of `model` with the weights stored at `path` (checked against its shapes)."""
     path = _check_suffix(path, ".weights.npz", "load_weights")
+    where = f"load_weights({path!r})"
     with open(path, "rb") as f:
-        weights = _read_weights(f.read(), f"load_weights({path!r})")
-    return model.set_weights(weights)
+        weights = _read_weights(f.read(), where)
+    try:
+        return model.set_weights(weights)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
