@@ -395,12 +395,15 @@ def test_attention_mask_and_key_tensors_in_functional_models_match_keras():
     close(restored([Q, V, K5, MASK]), expected)
 
 
-def test_call_options_in_a_graph_are_refused_clearly():
+def test_call_options_in_a_graph_match_eager_calls():
     x = fk.Input((4, 8))
-    with pytest.raises(TypeError, match="MultiHeadAttention.*use_causal_mask"):
-        MultiHeadAttention(2, 3)(x, x, use_causal_mask=True)
-    with pytest.raises(TypeError, match="Attention.*functional graph"):
-        Attention()([x, x], use_causal_mask=True)
+    model = fk.Model(x, MultiHeadAttention(2, 3)(x, x, use_causal_mask=True), seed=0)
+    close(model(Q), model.layers[1](Q, Q, use_causal_mask=True))
+    assert not np.allclose(model(Q), model.layers[1](Q, Q))
+    attention = fk.Model(x, Attention()([x, x], use_causal_mask=True))
+    close(attention(Q), attention.layers[1]([Q, Q], use_causal_mask=True))
+    with pytest.raises(TypeError, match="MultiHeadAttention.*training"):
+        MultiHeadAttention(2, 3)(x, x, training=True)
 
 
 # ------------------------------------------------------------------- PRNG key and dropout

@@ -245,3 +245,22 @@ def test_names_shared_by_several_kinds_resolve_by_kind():
     del loss_config["module"]
     with pytest.raises(ValueError, match="names several registered classes"):
         fk.saving.deserialize(loss_config)
+
+
+def test_static_call_options_are_recorded_in_functional_graphs():
+    x = fk.Input((5, 8))
+    attention = L.MultiHeadAttention(num_heads=2, key_dim=4)
+    y, scores = attention(x, x, use_causal_mask=True, return_attention_scores=True)
+    model = fk.Model(x, [L.Dense(3)(y), scores], seed=0)
+    data = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+    _, probabilities = model(data)
+    # Causal: no position attends to a later one; rows still sum to one.
+    np.testing.assert_array_equal(np.triu(np.asarray(probabilities), 1), 0)
+    np.testing.assert_allclose(np.asarray(probabilities).sum(-1), 1, rtol=1e-5)
+    config = json.loads(json.dumps(model.get_config()))
+    assert config["nodes"][0][2] == {"return_attention_scores": True, "use_causal_mask": True}
+    again = fk.Model.from_config(config).set_weights(model.get_weights())
+    for a, b in zip(again(data), model(data)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match=r"static options.*Received: \['units'\]"):
+        L.Dense(3)(x, units=4)

@@ -93,6 +93,8 @@ class Layer(eqx.Module):
     supports_masking: ClassVar[bool] = False
     _call_kwargs: ClassVar[frozenset] = frozenset({"training", "key"})
     _apply_accepts_mask: ClassVar[bool] = True
+    #: Keyword-only `__call__` arguments a functional graph may record as static options.
+    _graph_options: ClassVar[frozenset] = frozenset()
 
     def __init__(self, *, name: str | None = None, trainable: bool = True, dtype="float32"):
         if name is not None and not isinstance(name, str):
@@ -124,6 +126,11 @@ class Layer(eqx.Module):
         call = cls.__dict__.get("__call__")
         if call is not None:
             params = inspect.signature(call).parameters
+            cls._graph_options = frozenset(
+                n
+                for n, p in params.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and n not in ("training", "key", "mask")
+            )
             if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
                 cls._call_kwargs = frozenset({"training", "key"})
             else:
@@ -154,20 +161,23 @@ class Layer(eqx.Module):
         """Output shape(s) for `input_shape`, found with `jax.eval_shape` (nothing is computed)."""
         return spec_shapes(self.compute_output_spec(to_specs(input_shape)))
 
-    def compute_output_spec(self, input_specs: Any) -> Any:
+    def compute_output_spec(self, input_specs: Any, **options) -> Any:
         layer = self
 
         def run(x):
             built = layer.build(input_specs, jax.random.key(0))
-            return built(x)
+            return built(x, **options)
 
         return infer_output_spec(run, input_specs)
 
     # ------------------------------------------------------------------ calling
-    def apply(self, inputs, *, training: bool = False, key: jax.Array | None = None, mask=None):
+    def apply(
+        self, inputs, *, training: bool = False, key: jax.Array | None = None, mask=None, **options
+    ):
         """`(outputs, updated_layer)`. Stateless layers return themselves unchanged; stateful
-        ones (BatchNormalization in training mode) return a copy holding the new state."""
-        kwargs = {}
+        ones (BatchNormalization in training mode) return a copy holding the new state.
+        `options` are static call options recorded by a functional graph."""
+        kwargs = dict(options)
         if "training" in self._call_kwargs:
             kwargs["training"] = training
         if "key" in self._call_kwargs:
@@ -176,14 +186,14 @@ class Layer(eqx.Module):
             kwargs["mask"] = mask
         return self(inputs, **kwargs), self
 
-    def apply_masked(self, inputs, *, training: bool = False, key=None, mask=None):
+    def apply_masked(self, inputs, *, training: bool = False, key=None, mask=None, **options):
         """`(outputs, output_mask, updated_layer)`: `apply` plus Keras' mask propagation.
 
         Models call their layers through this: a layer whose `__call__` names `mask` receives
         the incoming mask (padded timesteps from `Embedding(mask_zero=True)`, say), and
         `compute_mask` gives the mask its outputs carry on.
         """
-        kwargs = {"training": training, "key": key}
+        kwargs = {"training": training, "key": key, **options}
         if mask is not None and self._apply_accepts_mask:
             kwargs["mask"] = mask
         outputs, updated = self.apply(inputs, **kwargs)

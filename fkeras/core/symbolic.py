@@ -59,12 +59,13 @@ class SymbolicTensor:
 class Node:
     """One call of a layer in a functional graph."""
 
-    __slots__ = ("layer", "inputs", "outputs")
+    __slots__ = ("layer", "inputs", "outputs", "options")
 
-    def __init__(self, layer: Any, inputs: Any, outputs: Any):
+    def __init__(self, layer: Any, inputs: Any, outputs: Any, options: dict | None = None):
         self.layer = layer
         self.inputs = inputs
         self.outputs = outputs
+        self.options = dict(options or {})
 
     @property
     def input_tensors(self) -> list[SymbolicTensor]:
@@ -89,15 +90,31 @@ def contains_symbolic(x: Any) -> bool:
     return False
 
 
+_STATIC = (bool, int, float, str, type(None))
+
+
 def symbolic_call(layer: Any, inputs: Any, kwargs: dict) -> Any:
-    """Record `layer(inputs)` on symbolic tensors and return symbolic outputs."""
+    """Record `layer(inputs, **options)` on symbolic tensors and return symbolic outputs.
+
+    `options` are keyword arguments with plain Python values that the layer's `__call__`
+    names (`use_causal_mask=True`, `return_attention_scores=True`): they become static data of
+    the node and are passed on every call of the finished model. `training` and `key` are not
+    options: they are given when calling the model.
+    """
     from .errors import describe
 
-    if kwargs:
+    accepted = set(getattr(layer, "_graph_options", ()))
+    refused = sorted(
+        k
+        for k, v in kwargs.items()
+        if k in ("training", "key", "mask") or k not in accepted or not isinstance(v, _STATIC)
+    )
+    if refused:
         raise TypeError(
-            f"{describe(layer)}: in a functional graph, call layers on tensors only; pass "
+            f"{describe(layer)}: in a functional graph, call layers on tensors (plus static "
+            "options the layer's `__call__` names, such as `use_causal_mask=True`); pass "
             "`training=` and `key=` when calling the finished model. "
-            f"Received: {sorted(kwargs)}"
+            f"Received: {refused}"
         )
     leaves, treedef = jax.tree_util.tree_flatten(inputs, is_leaf=is_symbolic)
     if not all(is_symbolic(t) for t in leaves):
@@ -106,8 +123,8 @@ def symbolic_call(layer: Any, inputs: Any, kwargs: dict) -> Any:
             f"from fk.Input or another layer. Received: {inputs!r}"
         )
     specs = jax.tree_util.tree_unflatten(treedef, [t.spec for t in leaves])
-    out_specs = layer.compute_output_spec(specs)
-    node = Node(layer, inputs, None)
+    out_specs = layer.compute_output_spec(specs, **kwargs)
+    node = Node(layer, inputs, None, kwargs)
     out_leaves, out_treedef = jax.tree_util.tree_flatten(
         out_specs, is_leaf=lambda x: isinstance(x, TensorSpec)
     )

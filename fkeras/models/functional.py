@@ -27,6 +27,7 @@ class NodeSpec:
     in_ids: tuple[int, ...]
     out_treedef: Any
     out_ids: tuple[int, ...]
+    options: tuple = ()  # static call options, e.g. (("use_causal_mask", True),)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +147,7 @@ def _trace(owner: str, inputs: Any, outputs: Any):
                 tuple(tensor_id[id(t)] for t in in_t),
                 out_def,
                 tuple(register(t, (li, call, j)) for j, t in enumerate(out_t)),
+                tuple(sorted(node.options.items())),
             )
         )
     graph = Graph(
@@ -215,7 +217,7 @@ class Model(BaseModel):
                 first_call[li] = node
                 built[li] = built[li].build(in_specs, split_for(key, li))
             else:  # a shared layer: its weights must fit this call too
-                built[li].compute_output_spec(in_specs)
+                built[li].compute_output_spec(in_specs, **dict(node.options))
         if not trainable:
             built = [layer.with_trainable(False) for layer in built]
         self.layers = tuple(built)
@@ -263,7 +265,7 @@ class Model(BaseModel):
                 else jax.tree_util.tree_unflatten(node.in_treedef, arg_masks)
             )
             y, y_mask, layers[node.layer_index] = layers[node.layer_index].apply_masked(
-                args, training=training, key=split_for(key, n), mask=arg_mask
+                args, training=training, key=split_for(key, n), mask=arg_mask, **dict(node.options)
             )
             out_masks = _spread_mask(y_mask, len(node.out_ids))
             for tid, value, m in zip(node.out_ids, jax.tree_util.tree_leaves(y), out_masks):
@@ -324,7 +326,11 @@ class Model(BaseModel):
             "dtype": self.dtype,
             "layers": [serialize(layer) for layer in self.layers],
             "nodes": [
-                [layer_name(self.layers[n.layer_index]), encode(n.in_treedef, n.in_ids)]
+                [
+                    layer_name(self.layers[n.layer_index]),
+                    encode(n.in_treedef, n.in_ids),
+                    dict(n.options),
+                ]
                 for n in graph.nodes
             ],
             "inputs": encode(graph.input_treedef, graph.input_ids),
@@ -361,12 +367,13 @@ class Model(BaseModel):
                 return [decode(v) for v in data]
             raise ValueError(f"Unexpected entry in a model config. Received: {data!r}")
 
-        for name, args in config["nodes"]:
+        for name, args, *rest in config["nodes"]:
+            options = rest[0] if rest else {}
             if name not in layers:
                 raise ValueError(f"Model config calls unknown layer {name!r}.")
             call = calls.get(name, 0)
             calls[name] = call + 1
-            outputs = layers[name](decode(args))
+            outputs = layers[name](decode(args), **options)
             produced[(name, call)] = jax.tree_util.tree_leaves(outputs, is_leaf=is_symbolic)
         options = {k: config[k] for k in ("name", "trainable", "dtype") if k in config}
         return cls(decode(config["inputs"]), decode(config["outputs"]), **options)

@@ -26,6 +26,8 @@ from ...core.symbolic import contains_symbolic, symbolic_call
 from ._common import activity_penalties
 
 _PACKED_KEYS = ("query", "value", "key", "attention_mask")
+# Call options a functional graph records with the node (static Python values).
+_GRAPH_OPTIONS = ("use_causal_mask", "return_attention_scores")
 
 
 def is_prng_key(x) -> bool:
@@ -228,23 +230,28 @@ class HeadAttentionBase(Layer):
         return masks
 
     def _symbolic_call(self, inputs, packed: bool, *, prng, **options):
-        given = sorted(k for k, v in options.items() if v is not None and v is not False)
+        static = {k: v for k, v in options.items() if k in _GRAPH_OPTIONS and v}
+        given = sorted(
+            k
+            for k, v in options.items()
+            if k not in _GRAPH_OPTIONS and v is not None and v is not False
+        )
         if prng is not None:
             given.append("key")
         if given:
             raise TypeError(
-                f"{describe(self)}: in a functional graph, call it on tensors only: "
+                f"{describe(self)}: in a functional graph, call it on tensors: "
                 "`layer(query, value)`, `layer(query, value, key)` or `layer([query, value])` "
-                "(an `attention_mask` tensor may be passed too). Call options such as "
-                "`use_causal_mask` and `return_attention_scores` cannot be recorded in a graph "
-                "yet; masks come from the input layers (e.g. Embedding(mask_zero=True)), and "
-                f"`training`/`key` are passed when calling the model. Received: {given}"
+                "(an `attention_mask` tensor and the options `use_causal_mask` and "
+                "`return_attention_scores` may be given too); masks come from the input layers "
+                "(e.g. Embedding(mask_zero=True)), and `training`/`key` are passed when calling "
+                f"the model. Received: {given}"
             )
         if not packed and "attention_mask" not in inputs:  # record Keras' form as a list
             inputs = [inputs["query"], inputs["value"]] + (
                 [inputs["key"]] if "key" in inputs else []
             )
-        return symbolic_call(self, inputs, {})
+        return symbolic_call(self, inputs, static)
 
     def _run(
         self, parts, masks, *, return_attention_scores, training, use_causal_mask, dropout_key
