@@ -89,7 +89,12 @@ def save_model(model, path) -> None:
 
 
 def load_model(path):
-    """Read a model saved with `model.save(path)`; nothing in the file is executed."""
+    """Read a model saved with `model.save(path)` (`.fkeras`), or a Keras 3 `.keras` file
+    (needs h5py: `pip install "fkeras[keras-import]"`); nothing in the file is executed."""
+    if os.fspath(path).endswith(".keras"):
+        from .keras_format import load_keras_model
+
+        return load_keras_model(path)
     path = _check_suffix(path, ".fkeras", "load_model")
     where = f"load_model({path!r})"
     try:
