@@ -7,9 +7,13 @@ from ..core.registry import (
     register_serializable,
     serialize,
 )
+from .checkpoint import read_checkpoint_epoch, restore_checkpoint, save_checkpoint
 from .files import load_model, load_weights, save_model, save_weights
 
 __all__ = [
+    "read_checkpoint_epoch",
+    "restore_checkpoint",
+    "save_checkpoint",
     "load_model",
     "load_weights",
     "save_model",

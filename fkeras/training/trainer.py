@@ -256,7 +256,10 @@ class Trainer:
         if isinstance(train, ArrayData):
             self._ensure_metrics(train.x, train.y)
         logs: dict = {}
+        self._initial_epoch = None
         cbs.on_train_begin()
+        if self._initial_epoch is not None:  # set by BackupAndRestore after a restore
+            initial_epoch, self._initial_epoch = self._initial_epoch, None
         for epoch in range(initial_epoch, epochs):
             self.state = self.state.replace(
                 metric_states=self.steps.fresh_metric_states()
