@@ -21,7 +21,7 @@ from .. import initializers as _initializers
 from . import tree as _tree
 from .errors import NotBuiltError, describe
 from .rng import resolve_key
-from .shapes import TensorSpec, infer_output_spec, spec_shapes, to_specs
+from .shapes import infer_output_spec, spec_shapes, to_specs
 from .symbolic import contains_symbolic, symbolic_call
 
 
@@ -381,7 +381,3 @@ def _to_config(value: Any, arg: str, layer) -> Any:
     raise TypeError(
         f"{describe(layer)}: cannot put argument '{arg}' in a config. Received: {arg}={value!r}"
     )
-
-
-def is_spec(x) -> bool:
-    return isinstance(x, TensorSpec)

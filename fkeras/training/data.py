@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 
@@ -67,7 +66,6 @@ class Plan(NamedTuple):
     indices: Any
     weights: Any
     active: Any
-    steps: int
 
 
 class ArrayData:
@@ -139,7 +137,6 @@ class ArrayData:
             jax.device_put(indices.reshape(dispatches, k, bs)),
             jax.device_put(weights.reshape(dispatches, k, bs)),
             jax.device_put(active.reshape(dispatches, k)),
-            steps,
         )
 
 
@@ -290,7 +287,3 @@ def stack_outputs(chunks: list, total: int) -> Any:
     return jax.tree_util.tree_map(
         lambda *parts: np.concatenate([np.asarray(p) for p in parts])[:total], *chunks
     )
-
-
-def as_jnp(tree: Any) -> Any:
-    return jax.tree_util.tree_map(jnp.asarray, tree)
