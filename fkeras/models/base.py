@@ -182,6 +182,7 @@ class BaseModel(StatefulLayer):
         weighted_metrics=None,
         steps_per_execution="auto",
         seed: int | None = None,
+        distribution=None,
     ):
         """A `Trainer` for this model (Keras' `compile`); the model itself never changes.
 
@@ -203,6 +204,7 @@ class BaseModel(StatefulLayer):
             weighted_metrics=weighted_metrics,
             steps_per_execution=steps_per_execution,
             seed=seed,
+            distribution=distribution,
         )
 
     def save(self, path) -> None:

@@ -88,12 +88,15 @@ class ArrayData:
             )
         self.sample_weight = weights
         self._device = None
+        # Where the arrays go: the default device, or (under a distribution) replicated on
+        # the mesh, so each device gathers its part of every batch locally.
+        self.sharding = None
 
     @property
     def device_arrays(self):
         """`(x, y, sample_weight)` on the device; transferred on first use only."""
         if self._device is None:
-            self._device = jax.device_put((self.x, self.y, self.sample_weight))
+            self._device = jax.device_put((self.x, self.y, self.sample_weight), self.sharding)
         return self._device
 
     def split(self, fraction: float, where: str) -> tuple[ArrayData, ArrayData]:
@@ -116,6 +119,7 @@ class ArrayData:
             part.n, part.batch_size = sl.indices(self.n)[1] - sl.indices(self.n)[0], self.batch_size
             part.x, part.y = _take(self.x, sl), _take(self.y, sl)
             part.sample_weight, part._device = self.sample_weight[sl], None
+            part.sharding = self.sharding
             parts.append(part)
         return parts[0], parts[1]
 
@@ -134,9 +138,14 @@ class ArrayData:
         weights = np.concatenate([weights, np.zeros(filler, np.float32)])
         active = np.arange(dispatches * k) < steps
         return Plan(
-            jax.device_put(indices.reshape(dispatches, k, bs)),
-            jax.device_put(weights.reshape(dispatches, k, bs)),
-            jax.device_put(active.reshape(dispatches, k)),
+            *jax.device_put(
+                (
+                    indices.reshape(dispatches, k, bs),
+                    weights.reshape(dispatches, k, bs),
+                    active.reshape(dispatches, k),
+                ),
+                self.sharding,
+            )
         )
 
 

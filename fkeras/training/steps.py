@@ -35,6 +35,9 @@ class Steps:
         self.outputs = outputs
         self.metric_entries: list[tuple[str, int, Any, bool]] | None = None
         self.example_specs: list[tuple[Any, Any]] = []
+        # Under a distribution: the sharding of a batch (split on the data axis), applied to
+        # each batch gathered inside the compiled dispatch.
+        self.batch_sharding = None
 
     # --------------------------------------------------------- losses, metrics
     def loss_names(self) -> list[str]:
@@ -221,6 +224,16 @@ class Steps:
         return combine(state.params, state.layer_state, self.static)(x)
 
     # ---------------------------------------------------- compiled programs
+    @staticmethod
+    def gather(tree, idx):
+        return jax.tree_util.tree_map(lambda a: _gather(a, idx), tree)
+
+    def constrain(self, batch):
+        """Split a batch gathered inside a compiled program over the data axis."""
+        if self.batch_sharding is None:
+            return batch
+        return jax.lax.with_sharding_constraint(batch, self.batch_sharding)
+
     def train_dispatch(self, state, data, plan, d):
         x_all, y_all, sw_all = data
 
@@ -228,8 +241,8 @@ class Steps:
             idx, mask, active = step_plan
 
             def run(state):
-                x, y, sw = jax.tree_util.tree_map(lambda a: _gather(a, idx), (x_all, y_all, sw_all))
-                return self.train_update(state, x, y, sw, mask)
+                x, y, sw, m = self.constrain((*self.gather((x_all, y_all, sw_all), idx), mask))
+                return self.train_update(state, x, y, sw, m)
 
             return jax.lax.cond(active, run, lambda s: s, state), None
 
@@ -247,8 +260,8 @@ class Steps:
             idx, mask, active = step_plan
 
             def run(states):
-                x, y, sw = jax.tree_util.tree_map(lambda a: _gather(a, idx), (x_all, y_all, sw_all))
-                return self.test_update(states, params, layer_state, x, y, sw, mask)
+                x, y, sw, m = self.constrain((*self.gather((x_all, y_all, sw_all), idx), mask))
+                return self.test_update(states, params, layer_state, x, y, sw, m)
 
             return jax.lax.cond(active, run, lambda s: s, states), None
 
@@ -265,7 +278,7 @@ class Steps:
         model = combine(params, layer_state, self.static)
 
         def body(carry, idx):
-            return carry, model(jax.tree_util.tree_map(lambda a: _gather(a, idx), x_all))
+            return carry, model(self.constrain(self.gather(x_all, idx)))
 
         _, outputs = jax.lax.scan(body, None, indices[d])
         return outputs

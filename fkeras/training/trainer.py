@@ -23,6 +23,7 @@ from ..core.rng import default_seed
 from ..core.tree import combine, partition
 from .data import ArrayData, IteratorData, adapt, stack_outputs, unpack_batch
 from .outputs import OutputSpec
+from .placement import Placement
 from .state import TrainState
 from .steps import Steps
 
@@ -53,6 +54,10 @@ class Trainer:
     - `steps_per_execution`: optimizer steps per dispatch (`"auto"`: about 16 dispatches an
       epoch).
     - `seed`: the seed of the run's randomness (dropout masks, shuffling).
+    - `distribution`: an `fk.distribution` `DataParallel` or `ModelParallel` (default: the one
+      set with `fk.distribution.set_distribution` or `dist.scope()`, else one device). The
+      state is placed with its shardings, batches are split on its data axis, and
+      `batch_size` is the global batch.
 
     **Attributes:** `state` (the `TrainState`), `model` (the current trained model),
     `stop_training`, `history`.
@@ -68,6 +73,7 @@ class Trainer:
         weighted_metrics=None,
         steps_per_execution="auto",
         seed: int | None = None,
+        distribution=None,
     ):
         if not getattr(model, "built", False):
             raise ValueError(
@@ -99,13 +105,17 @@ class Trainer:
         )
         self.stop_training = False
         self.history: History | None = None
+        self._placement = place = Placement(distribution, model, self.state)
+        self.distribution = place.distribution
+        self.state = place.place_state(self.state)
+        self.steps.batch_sharding = place.batch_sharding
         # Compiled once per trainer and reused by every fit/evaluate/predict call.
-        self._train_dispatch = jax.jit(self.steps.train_dispatch, donate_argnums=0)
-        self._train_batch = jax.jit(self.steps.train_batch, donate_argnums=0)
-        self._test_dispatch = jax.jit(self.steps.test_dispatch, donate_argnums=0)
-        self._test_batch = jax.jit(self.steps.test_batch, donate_argnums=0)
-        self._predict_dispatch = jax.jit(self.steps.predict_dispatch)
-        self._predict_batch = jax.jit(self.steps.predict_step)
+        self._train_dispatch = place.jit(self.steps.train_dispatch, "train_dispatch")
+        self._train_batch = place.jit(self.steps.train_batch, "train_batch")
+        self._test_dispatch = place.jit(self.steps.test_dispatch, "test_dispatch")
+        self._test_batch = place.jit(self.steps.test_batch, "test_batch")
+        self._predict_dispatch = place.jit(self.steps.predict_dispatch, "predict_dispatch")
+        self._predict_batch = place.jit(self.steps.predict_step, "predict_step")
 
     # ------------------------------------------------------------------ model
     @property
@@ -157,6 +167,12 @@ class Trainer:
             data.sample_weight = data.sample_weight * _class_weights(data.y, class_weight, where)
         if isinstance(data, ArrayData):
             self._check_sparse_labels(data, where)
+            self._placement.check_batch_size(data.batch_size, where)
+            if self._placement.multiprocess:
+                # `batch_size` is the global batch; each process feeds its share of it.
+                data.batch_size //= jax.process_count()
+            else:
+                data.sharding = self._placement.replicated
         return data
 
     def _check_sparse_labels(self, data: ArrayData, where: str) -> None:
@@ -252,7 +268,7 @@ class Trainer:
             {"epochs": epochs, "steps": steps, "verbose": verbose},
         )
         self.stop_training = False
-        self.state = _copy(self.state)
+        self.state = self._placement.place_state(_copy(self.state))
         if isinstance(train, ArrayData):
             self._ensure_metrics(train.x, train.y)
         logs: dict = {}
@@ -282,10 +298,12 @@ class Trainer:
 
     def _train_epoch_arrays(self, data: ArrayData, epoch, steps, shuffle, cbs) -> dict:
         order = (
-            np.random.default_rng([self.seed, epoch]).permutation(data.n)
+            np.random.default_rng([self.seed, epoch, jax.process_index()]).permutation(data.n)
             if shuffle
             else np.arange(data.n)
         )
+        if self._placement.multiprocess:
+            return self._train_epoch_host_fed(data, order, steps, cbs)
         k = self._steps_per_dispatch(steps)
         plan = data.plan(order, steps, k)
         arrays = data.device_arrays
@@ -298,12 +316,27 @@ class Trainer:
                 break
         return batch_ends.finish()
 
+    def _train_epoch_host_fed(self, data: ArrayData, order, steps, cbs) -> dict:
+        """Several processes: each step, every process gives its rows of the global batch."""
+        _check_same_steps(steps, "fit")
+        batch_ends = _BatchEnds(cbs)
+        for step, batch in enumerate(_host_batches(data, order, steps)):
+            cbs.on_train_batch_begin(step)
+            self.state, logs = self._train_batch(self.state, *self._placement.batch(batch))
+            batch_ends.add(step, logs)
+            if self.stop_training:
+                break
+        return batch_ends.finish()
+
     def _train_epoch_iterator(self, data: IteratorData, steps, cbs) -> dict:
         batch_ends, count = _BatchEnds(cbs), 0
         for x, y, sw, mask in data.batches(steps):
             self._ensure_metrics(x, y)
+            self._placement.check_batch_size(data.batch_size, "fit")
             cbs.on_train_batch_begin(count)
-            self.state, logs = self._train_batch(self.state, x, y, sw, mask)
+            self.state, logs = self._train_batch(
+                self.state, *self._placement.batch((x, y, sw, mask))
+            )
             batch_ends.add(count, logs)
             count += 1
             if self.stop_training:
@@ -338,7 +371,14 @@ class Trainer:
         if cbs is not None:
             cbs.on_test_begin()
         params, layer_state = self.state.params, self.state.layer_state
-        if isinstance(data, ArrayData):
+        if isinstance(data, ArrayData) and self._placement.multiprocess:
+            self._ensure_metrics(data.x, data.y)
+            states, logs = self.steps.fresh_metric_states(), None
+            for batch in _host_batches(data, np.arange(data.n), data.steps(steps)):
+                states, logs = self._test_batch(
+                    states, params, layer_state, *self._placement.batch(batch)
+                )
+        elif isinstance(data, ArrayData):
             self._ensure_metrics(data.x, data.y)
             states = self.steps.fresh_metric_states()
             n_steps = data.steps(steps)
@@ -354,7 +394,10 @@ class Trainer:
                 self._ensure_metrics(x, y)
                 if states is None:
                     states = self.steps.fresh_metric_states()
-                states, logs = self._test_batch(states, params, layer_state, x, y, sw, mask)
+                self._placement.check_batch_size(data.batch_size, "evaluate")
+                states, logs = self._test_batch(
+                    states, params, layer_state, *self._placement.batch((x, y, sw, mask))
+                )
             if logs is None:
                 raise ValueError("evaluate received an empty dataset: no batches.")
         logs = _to_host(logs)
@@ -365,10 +408,16 @@ class Trainer:
     # -------------------------------------------------------------- predict
     def predict(self, x, batch_size=None, verbose="auto", steps: int | None = None, callbacks=None):
         """Inference outputs for `x` (arrays, or an iterable of batches), as NumPy arrays."""
-        data = adapt(x, None, None, batch_size=batch_size, where="predict")
+        data = self._adapt(x, None, None, None, batch_size, "predict")
         params, layer_state = self.state.params, self.state.layer_state
         chunks = []
-        if isinstance(data, ArrayData):
+        if isinstance(data, ArrayData) and self._placement.multiprocess:
+            n_steps = data.steps(steps)
+            for x_b, *_ in _host_batches(data, np.arange(data.n), n_steps):
+                out = self._predict_batch(self.state, self._placement.batch(x_b))
+                chunks.append(self._placement.local_rows(out))
+            total = min(data.n, n_steps * data.batch_size)
+        elif isinstance(data, ArrayData):
             n_steps = data.steps(steps)
             k = self._steps_per_dispatch(n_steps)
             plan = data.plan(np.arange(data.n), n_steps, k)
@@ -381,7 +430,9 @@ class Trainer:
             total = 0
             state = self.state
             for x_b, _, _, mask in data.batches(steps):
-                chunks.append(self._predict_batch(state, x_b))
+                self._placement.check_batch_size(data.batch_size, "predict")
+                out = self._predict_batch(state, self._placement.batch(x_b))
+                chunks.append(self._placement.local_rows(out))
                 total_batch = int(np.sum(jax.device_get(mask)))
                 chunks[-1] = jax.tree_util.tree_map(lambda a, t=total_batch: a[:t], chunks[-1])
                 total += total_batch
@@ -399,8 +450,8 @@ class Trainer:
             sample_weight = extra if sample_weight is None else np.asarray(sample_weight) * extra
         self._ensure_metrics(x, y)
         sw, mask = self.steps.batch_weights(x, sample_weight)
-        self.state = _copy(self.state)
-        self.state, logs = self._train_batch(self.state, x, y, sw, mask)
+        self.state = self._placement.place_state(_copy(self.state))
+        self.state, logs = self._train_batch(self.state, *self._placement.batch((x, y, sw, mask)))
         logs = _to_host(logs)
         return logs if return_dict else list(logs.values())
 
@@ -411,16 +462,14 @@ class Trainer:
             self.steps.fresh_metric_states(),
             self.state.params,
             self.state.layer_state,
-            x,
-            y,
-            sw,
-            mask,
+            *self._placement.batch((x, y, sw, mask)),
         )
         logs = _to_host(logs)
         return logs if return_dict else list(logs.values())
 
     def predict_on_batch(self, x):
-        return jax.device_get(self._predict_batch(self.state, x))
+        out = self._predict_batch(self.state, self._placement.batch(x))
+        return jax.device_get(self._placement.local_rows(out))
 
 
 class _BatchEnds:
@@ -453,6 +502,29 @@ class _BatchEnds:
     def finish(self) -> dict:
         self._flush()
         return self.last
+
+
+def _host_batches(data: ArrayData, order: np.ndarray, steps: int):
+    """`(x, y, sample_weight, mask)` NumPy batches in `order`; the last padded with weight 0."""
+    bs = data.batch_size
+    rows = np.resize(order, steps * bs)
+    valid = (np.arange(steps * bs) < data.n).astype(np.float32)
+    for s in range(steps):
+        idx = rows[s * bs : (s + 1) * bs]
+        x, y = jax.tree_util.tree_map(lambda a, i=idx: np.asarray(a)[i], (data.x, data.y))
+        yield x, y, data.sample_weight[idx], valid[s * bs : (s + 1) * bs]
+
+
+def _check_same_steps(steps: int, where: str) -> None:
+    """Processes that disagree on the number of steps would wait for each other forever."""
+    from jax.experimental import multihost_utils
+
+    counts = np.asarray(multihost_utils.process_allgather(np.int32(steps))).ravel()
+    if len(set(counts.tolist())) > 1:
+        raise ValueError(
+            f"{where}: every process must run the same number of steps, so each needs the "
+            f"same number of samples. Received: steps per process {counts.tolist()}"
+        )
 
 
 def _take_first(tree):
