@@ -8,6 +8,10 @@ import itertools  # noqa: E402
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
+# Eight simulated CPU devices in every test process (as Equinox's tests do), so sharding is
+# tested on every run; computations without a sharding still run on the first device.
+jax.config.update("jax_num_cpu_devices", 8)
+
 
 @pytest.fixture
 def getkey():
