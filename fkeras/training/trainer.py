@@ -293,6 +293,10 @@ class Trainer:
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        if epochs > initial_epoch:  # Keras' finalize_variable_values: keep the EMA weights
+            params = optimizers_module.finalize_params(self.state.opt_state, self.state.params)
+            if params is not self.state.params:
+                self.state = self._placement.place_state(self.state.replace(params=params))
         cbs.on_train_end(logs)
         return self.history
 
