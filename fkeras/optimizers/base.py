@@ -170,15 +170,33 @@ def build(
     clipnorm: float | None,
     clipvalue: float | None,
     global_clipnorm: float | None,
+    use_ema: bool = False,
+    ema_momentum: float = 0.99,
+    ema_overwrite_frequency: int | None = None,
+    gradient_accumulation_steps: int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Keras' update order (clip the gradients, decay the weights, then the optimizer's own
-    step) as one optax transformation with `learning_rate` injected into its state.
+    step) as one optax transformation with `learning_rate` injected into its state, wrapped in
+    gradient accumulation and the moving average of the weights when those are asked for.
 
     `scale_by(learning_rate)` returns the optimizer's own step; its updates already include the
     learning rate and the sign (they are added to the parameters).
+
+    The learning rate is injected outermost, so its step count (the one a schedule sees) counts
+    every call, micro-steps of gradient accumulation included: Keras evaluates schedules at its
+    raw `iterations` too, while the optimizer's own step count (Adam's bias correction) counts
+    applied steps only, as Keras' `iterations` property does.
     """
+    # Imported here: `ema` imports `check_number` from this module.
+    from .accumulation import accumulate_gradients, check_accumulation_steps
+    from .ema import check_ema, params_ema
+
     check_learning_rate(owner, learning_rate)
     check_common(owner, weight_decay, clipnorm, clipvalue, global_clipnorm)
+    accumulation_steps = check_accumulation_steps(owner, gradient_accumulation_steps)
+    use_ema, ema_momentum, ema_overwrite_frequency = check_ema(
+        owner, use_ema, ema_momentum, ema_overwrite_frequency
+    )
 
     def inner(learning_rate):
         parts = []
@@ -192,7 +210,14 @@ def build(
         parts.append(scale_by(learning_rate))
         if weight_decay:
             parts.append(decoupled_weight_decay(owner, learning_rate, float(weight_decay)))
-        return parts[0] if len(parts) == 1 else optax.chain(*parts)
+        optimizer = parts[0] if len(parts) == 1 else optax.chain(*parts)
+        if accumulation_steps:
+            optimizer = accumulate_gradients(optimizer, accumulation_steps)
+        if use_ema:
+            optimizer = params_ema(
+                optimizer, ema_momentum, ema_overwrite_frequency, accumulation_steps or 1
+            )
+        return optimizer
 
     inner.__name__ = inner.__qualname__ = owner
     # The learning rate is kept in float32, like Keras' learning-rate variable, and cast to each

@@ -3,7 +3,9 @@ update rules.
 
 Each constructor returns `optax.inject_hyperparams(...)(learning_rate=...)` around an
 `optax.chain` of: gradient clipping (`clipnorm`, `global_clipnorm` or `clipvalue`), the
-optimizer's own step, and Keras' decoupled weight decay. The arithmetic follows
+optimizer's own step, and Keras' decoupled weight decay, inside gradient accumulation and the
+moving average of the weights when `gradient_accumulation_steps` or `use_ema` ask for them
+(`accumulation.py`, `ema.py`). The arithmetic follows
 `keras/src/optimizers/*.py` operation by operation, so results agree with Keras to float32
 rounding.
 """
@@ -85,6 +87,10 @@ def SGD(
     clipnorm: float | None = None,
     clipvalue: float | None = None,
     global_clipnorm: float | None = None,
+    use_ema: bool = False,
+    ema_momentum: float = 0.99,
+    ema_overwrite_frequency: int | None = None,
+    gradient_accumulation_steps: int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Gradient descent, with optional (Nesterov) momentum, as Keras' `SGD`.
 
@@ -103,6 +109,19 @@ def SGD(
     - `clipnorm`: if set, each gradient is clipped to this L2 norm on its own.
     - `clipvalue`: if set, each gradient entry is clipped to `[-clipvalue, clipvalue]`.
     - `global_clipnorm`: if set, all gradients together are clipped to this L2 norm.
+    - `use_ema`: if `True`, the optimizer state also keeps an exponential moving average of
+        the weights: `ema = ema_momentum * ema + (1 - ema_momentum) * w` after each step
+        (`ema = w` after the first). `fk.optimizers.finalize_params(opt_state, params)` returns
+        it; `fit` swaps it in at the end of training, as Keras does. `update` then needs
+        `params`.
+    - `ema_momentum`: the weight of the old average, in [0, 1]; used with `use_ema`.
+    - `ema_overwrite_frequency`: an int >= 1 or `None`; with `use_ema`, every that many
+        optimizer steps the weights are overwritten by their average.
+    - `gradient_accumulation_steps`: an int >= 2 or `None`. If set, the weights change only
+        every that many calls, by one step on the mean of the gradients of those calls (the
+        other calls return zero updates). The learning-rate schedule counts every call, the
+        optimizer's own step count (and `ema_overwrite_frequency`) only the applied steps, as in
+        Keras.
 
     **Returns:** an `optax.GradientTransformation` whose state holds the learning rate
     (see `fk.optimizers.get_learning_rate` / `set_learning_rate`).
@@ -124,6 +143,10 @@ def SGD(
         clipnorm=clipnorm,
         clipvalue=clipvalue,
         global_clipnorm=global_clipnorm,
+        use_ema=use_ema,
+        ema_momentum=ema_momentum,
+        ema_overwrite_frequency=ema_overwrite_frequency,
+        gradient_accumulation_steps=gradient_accumulation_steps,
     )
 
 
@@ -185,6 +208,10 @@ def RMSprop(
     clipnorm: float | None = None,
     clipvalue: float | None = None,
     global_clipnorm: float | None = None,
+    use_ema: bool = False,
+    ema_momentum: float = 0.99,
+    ema_overwrite_frequency: int | None = None,
+    gradient_accumulation_steps: int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """RMSprop, as Keras' `RMSprop`: gradients divided by a moving RMS of past gradients.
 
@@ -199,7 +226,8 @@ def RMSprop(
     - `epsilon`: a small constant for numerical stability, >= 0.
     - `centered`: if `True`, gradients are normalized by their estimated variance instead of
         their second moment.
-    - `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`: as in `fk.optimizers.SGD`.
+    - `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`, `ema_momentum`,
+        `ema_overwrite_frequency`, `gradient_accumulation_steps`: as in `fk.optimizers.SGD`.
 
     **Returns:** an `optax.GradientTransformation` with an injectable learning rate.
 
@@ -221,6 +249,10 @@ def RMSprop(
         clipnorm=clipnorm,
         clipvalue=clipvalue,
         global_clipnorm=global_clipnorm,
+        use_ema=use_ema,
+        ema_momentum=ema_momentum,
+        ema_overwrite_frequency=ema_overwrite_frequency,
+        gradient_accumulation_steps=gradient_accumulation_steps,
     )
 
 
@@ -287,6 +319,10 @@ def Adam(
     clipnorm: float | None = None,
     clipvalue: float | None = None,
     global_clipnorm: float | None = None,
+    use_ema: bool = False,
+    ema_momentum: float = 0.99,
+    ema_overwrite_frequency: int | None = None,
+    gradient_accumulation_steps: int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Adam, as Keras' `Adam`: adaptive estimates of the gradients' first and second moments.
 
@@ -301,7 +337,8 @@ def Adam(
     - `beta_2`: the decay rate of the second-moment estimates, in [0, 1).
     - `epsilon`: a small constant for numerical stability, >= 0.
     - `amsgrad`: whether to use the AMSGrad variant (a running maximum of the second moments).
-    - `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`: as in `fk.optimizers.SGD`.
+    - `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`, `ema_momentum`,
+        `ema_overwrite_frequency`, `gradient_accumulation_steps`: as in `fk.optimizers.SGD`.
 
     **Returns:** an `optax.GradientTransformation` with an injectable learning rate.
 
@@ -323,6 +360,10 @@ def Adam(
         clipnorm=clipnorm,
         clipvalue=clipvalue,
         global_clipnorm=global_clipnorm,
+        use_ema=use_ema,
+        ema_momentum=ema_momentum,
+        ema_overwrite_frequency=ema_overwrite_frequency,
+        gradient_accumulation_steps=gradient_accumulation_steps,
     )
 
 
@@ -348,6 +389,10 @@ def AdamW(
     clipnorm: float | None = None,
     clipvalue: float | None = None,
     global_clipnorm: float | None = None,
+    use_ema: bool = False,
+    ema_momentum: float = 0.99,
+    ema_overwrite_frequency: int | None = None,
+    gradient_accumulation_steps: int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """AdamW, as Keras' `AdamW`: Adam with decoupled weight decay (0.004 by default).
 
@@ -360,7 +405,8 @@ def AdamW(
     - `learning_rate`: a float >= 0, or a schedule `step -> learning rate`.
     - `weight_decay`: the decoupled weight decay, a float >= 0 (not `None`).
     - `beta_1`, `beta_2`, `epsilon`, `amsgrad`: as in `fk.optimizers.Adam`.
-    - `clipnorm`, `clipvalue`, `global_clipnorm`: as in `fk.optimizers.SGD`.
+    - `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`, `ema_momentum`,
+        `ema_overwrite_frequency`, `gradient_accumulation_steps`: as in `fk.optimizers.SGD`.
 
     **Returns:** an `optax.GradientTransformation` with an injectable learning rate; its
     `update` needs `params`.
@@ -387,6 +433,10 @@ def AdamW(
         clipnorm=clipnorm,
         clipvalue=clipvalue,
         global_clipnorm=global_clipnorm,
+        use_ema=use_ema,
+        ema_momentum=ema_momentum,
+        ema_overwrite_frequency=ema_overwrite_frequency,
+        gradient_accumulation_steps=gradient_accumulation_steps,
     )
 
 
@@ -425,6 +475,10 @@ def Adagrad(
     clipnorm: float | None = None,
     clipvalue: float | None = None,
     global_clipnorm: float | None = None,
+    use_ema: bool = False,
+    ema_momentum: float = 0.99,
+    ema_overwrite_frequency: int | None = None,
+    gradient_accumulation_steps: int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Adagrad, as Keras' `Adagrad`: per-entry learning rates from the sum of squared gradients.
 
@@ -436,7 +490,8 @@ def Adagrad(
     - `learning_rate`: a float >= 0, or a schedule `step -> learning rate`.
     - `initial_accumulator_value`: the starting value of the accumulators, >= 0.
     - `epsilon`: a small constant for numerical stability, >= 0.
-    - `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`: as in `fk.optimizers.SGD`.
+    - `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`, `ema_momentum`,
+        `ema_overwrite_frequency`, `gradient_accumulation_steps`: as in `fk.optimizers.SGD`.
 
     **Returns:** an `optax.GradientTransformation` with an injectable learning rate.
 
@@ -458,6 +513,10 @@ def Adagrad(
         clipnorm=clipnorm,
         clipvalue=clipvalue,
         global_clipnorm=global_clipnorm,
+        use_ema=use_ema,
+        ema_momentum=ema_momentum,
+        ema_overwrite_frequency=ema_overwrite_frequency,
+        gradient_accumulation_steps=gradient_accumulation_steps,
     )
 
 
@@ -501,6 +560,10 @@ def Adamax(
     clipnorm: float | None = None,
     clipvalue: float | None = None,
     global_clipnorm: float | None = None,
+    use_ema: bool = False,
+    ema_momentum: float = 0.99,
+    ema_overwrite_frequency: int | None = None,
+    gradient_accumulation_steps: int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Adamax, as Keras' `Adamax`: Adam with the infinity norm in place of the second moment.
 
@@ -512,7 +575,8 @@ def Adamax(
     - `beta_1`: the decay rate of the first-moment estimates, in [0, 1).
     - `beta_2`: the decay rate of the weighted infinity norm, in [0, 1).
     - `epsilon`: a small constant for numerical stability, >= 0.
-    - `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`: as in `fk.optimizers.SGD`.
+    - `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`, `ema_momentum`,
+        `ema_overwrite_frequency`, `gradient_accumulation_steps`: as in `fk.optimizers.SGD`.
 
     **Returns:** an `optax.GradientTransformation` with an injectable learning rate.
 
@@ -532,6 +596,10 @@ def Adamax(
         clipnorm=clipnorm,
         clipvalue=clipvalue,
         global_clipnorm=global_clipnorm,
+        use_ema=use_ema,
+        ema_momentum=ema_momentum,
+        ema_overwrite_frequency=ema_overwrite_frequency,
+        gradient_accumulation_steps=gradient_accumulation_steps,
     )
 
 
@@ -607,6 +675,10 @@ def Nadam(
     clipnorm: float | None = None,
     clipvalue: float | None = None,
     global_clipnorm: float | None = None,
+    use_ema: bool = False,
+    ema_momentum: float = 0.99,
+    ema_overwrite_frequency: int | None = None,
+    gradient_accumulation_steps: int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Nadam, as Keras' `Nadam`: Adam with Nesterov momentum and Keras' momentum schedule.
 
@@ -620,7 +692,8 @@ def Nadam(
     - `beta_1`: the decay rate of the first-moment estimates, in [0, 1).
     - `beta_2`: the decay rate of the second-moment estimates, in [0, 1).
     - `epsilon`: a small constant for numerical stability, >= 0.
-    - `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`: as in `fk.optimizers.SGD`.
+    - `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`, `ema_momentum`,
+        `ema_overwrite_frequency`, `gradient_accumulation_steps`: as in `fk.optimizers.SGD`.
 
     **Returns:** an `optax.GradientTransformation` with an injectable learning rate.
 
@@ -640,6 +713,10 @@ def Nadam(
         clipnorm=clipnorm,
         clipvalue=clipvalue,
         global_clipnorm=global_clipnorm,
+        use_ema=use_ema,
+        ema_momentum=ema_momentum,
+        ema_overwrite_frequency=ema_overwrite_frequency,
+        gradient_accumulation_steps=gradient_accumulation_steps,
     )
 
 
@@ -680,6 +757,10 @@ def Lion(
     clipnorm: float | None = None,
     clipvalue: float | None = None,
     global_clipnorm: float | None = None,
+    use_ema: bool = False,
+    ema_momentum: float = 0.99,
+    ema_overwrite_frequency: int | None = None,
+    gradient_accumulation_steps: int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Lion, as Keras' `Lion`: the sign of an interpolated momentum, so every entry moves by
     the learning rate.
@@ -693,7 +774,8 @@ def Lion(
     - `learning_rate`: a float >= 0, or a schedule `step -> learning rate`.
     - `beta_1`: the interpolation between momentum and gradient for the update, in (0, 1].
     - `beta_2`: the decay rate of the momentum, in [0, 1).
-    - `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`: as in `fk.optimizers.SGD`.
+    - `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`, `use_ema`, `ema_momentum`,
+        `ema_overwrite_frequency`, `gradient_accumulation_steps`: as in `fk.optimizers.SGD`.
 
     **Returns:** an `optax.GradientTransformation` with an injectable learning rate.
 
@@ -714,6 +796,10 @@ def Lion(
         clipnorm=clipnorm,
         clipvalue=clipvalue,
         global_clipnorm=global_clipnorm,
+        use_ema=use_ema,
+        ema_momentum=ema_momentum,
+        ema_overwrite_frequency=ema_overwrite_frequency,
+        gradient_accumulation_steps=gradient_accumulation_steps,
     )
 
 

@@ -3,7 +3,9 @@
 A `.keras` file is a zip holding `config.json`, `metadata.json` and `model.weights.h5`. The
 config is parsed as JSON and every class name is only *looked up* in fkeras' registry: nothing
 is imported or executed from the file. Only Keras built-ins are accepted; a custom class, a
-lambda or a function reference is refused with an error naming the layer.
+lambda or a function reference is refused with an error naming the layer. The archive is read
+under the bounds of `fk.saving.load_model` (declared sizes and compression ratios checked before
+decompressing, reads never past a member's declared size).
 """
 
 from __future__ import annotations
@@ -15,6 +17,12 @@ import zipfile
 
 import numpy as np
 
+from .files import (
+    DEFAULT_MAX_COMPRESSION_RATIO,
+    DEFAULT_MAX_JSON_BYTES,
+    DEFAULT_MAX_WEIGHTS_BYTES,
+    ReadLimits,
+)
 from .keras_config import MODELS, build_layer
 
 _MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
@@ -108,12 +116,22 @@ def _model_from_config(config, where: str):
     return build_layer(config, where)
 
 
-def load_keras_model(path):
-    """An fkeras model read from a Keras 3 `.keras` file; nothing in the file is executed."""
+def load_keras_model(
+    path,
+    *,
+    max_weights_bytes: int = DEFAULT_MAX_WEIGHTS_BYTES,
+    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
+    max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO,
+):
+    """An fkeras model read from a Keras 3 `.keras` file; nothing in the file is executed.
+
+    The limits are those of `fk.saving.load_model`, which calls this for `.keras` paths.
+    """
     import h5py
 
     path = os.fspath(path)
     where = f"load_keras_model({path!r})"
+    limits = ReadLimits(where, max_weights_bytes, max_json_bytes, max_compression_ratio)
     try:
         with zipfile.ZipFile(path) as archive:
             for member in archive.namelist():
@@ -124,9 +142,9 @@ def load_keras_model(path):
             missing = [m for m in _MEMBERS if m not in names]
             if missing:
                 raise ValueError(f"{where}: not a Keras 3 .keras file: missing {missing}.")
-            config = json.loads(archive.read("config.json"))
-            json.loads(archive.read("metadata.json"))
-            weights_bytes = archive.read("model.weights.h5")
+            config = json.loads(limits.read(archive, "config.json", json_member=True))
+            json.loads(limits.read(archive, "metadata.json", json_member=True))
+            weights_bytes = limits.read(archive, "model.weights.h5", json_member=False)
     except zipfile.BadZipFile:
         raise ValueError(f"{where}: not a valid .keras archive (truncated or corrupt).") from None
     except json.JSONDecodeError as error:
