@@ -33,9 +33,12 @@ def _copy(tree):
     return jax.tree_util.tree_map(lambda a: jnp.array(a, copy=True), tree)
 
 
-def _to_host(logs: dict) -> dict:
-    host = jax.device_get(logs)  # (sorts dict keys; keep the logs' own order)
-    return {k: (float(host[k]) if np.ndim(host[k]) == 0 else np.asarray(host[k])) for k in logs}
+def _to_host(logs: dict, order: list[str] | None = None) -> dict:
+    """Logs as Python floats, in Keras' order (`order`: losses, then metrics as compiled);
+    compiled programs return dicts with sorted keys."""
+    host = jax.device_get(logs)
+    keys = [k for k in order or [] if k in host] + [k for k in host if k not in (order or [])]
+    return {k: (float(host[k]) if np.ndim(host[k]) == 0 else np.asarray(host[k])) for k in keys}
 
 
 class Trainer:
@@ -122,6 +125,9 @@ class Trainer:
     def model(self):
         """The trained model: the compiled model's structure with the current weights."""
         return combine(self.state.params, self.state.layer_state, self.steps.static)
+
+    def _log_order(self) -> list[str]:
+        return self.steps.loss_names() + [e[0] for e in self.steps.metric_entries or []]
 
     def _ensure_metrics(self, x, y) -> None:
         """Resolve metrics from shapes (once) and give the state their initial values."""
@@ -311,7 +317,7 @@ class Trainer:
         k = self._steps_per_dispatch(steps)
         plan = data.plan(order, steps, k)
         arrays = data.device_arrays
-        batch_ends = _BatchEnds(cbs)
+        batch_ends = _BatchEnds(cbs, self._log_order)
         for d in range(plan.indices.shape[0]):
             cbs.on_train_batch_begin(d * k)
             self.state, logs = self._train_dispatch(self.state, arrays, plan, d)
@@ -323,7 +329,7 @@ class Trainer:
     def _train_epoch_host_fed(self, data: ArrayData, order, steps, cbs) -> dict:
         """Several processes: each step, every process gives its rows of the global batch."""
         _check_same_steps(steps, "fit")
-        batch_ends = _BatchEnds(cbs)
+        batch_ends = _BatchEnds(cbs, self._log_order)
         for step, batch in enumerate(_host_batches(data, order, steps)):
             cbs.on_train_batch_begin(step)
             self.state, logs = self._train_batch(self.state, *self._placement.batch(batch))
@@ -333,7 +339,7 @@ class Trainer:
         return batch_ends.finish()
 
     def _train_epoch_iterator(self, data: IteratorData, steps, cbs) -> dict:
-        batch_ends, count = _BatchEnds(cbs), 0
+        batch_ends, count = _BatchEnds(cbs, self._log_order), 0
         for x, y, sw, mask in data.batches(steps):
             self._ensure_metrics(x, y)
             self._placement.check_batch_size(data.batch_size, "fit")
@@ -404,7 +410,7 @@ class Trainer:
                 )
             if logs is None:
                 raise ValueError("evaluate received an empty dataset: no batches.")
-        logs = _to_host(logs)
+        logs = _to_host(logs, self._log_order())
         if cbs is not None:
             cbs.on_test_end(logs)
         return logs
@@ -456,7 +462,7 @@ class Trainer:
         sw, mask = self.steps.batch_weights(x, sample_weight)
         self.state = self._placement.place_state(_copy(self.state))
         self.state, logs = self._train_batch(self.state, *self._placement.batch((x, y, sw, mask)))
-        logs = _to_host(logs)
+        logs = _to_host(logs, self._log_order())
         return logs if return_dict else list(logs.values())
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = True):
@@ -468,7 +474,7 @@ class Trainer:
             self.state.layer_state,
             *self._placement.batch((x, y, sw, mask)),
         )
-        logs = _to_host(logs)
+        logs = _to_host(logs, self._log_order())
         return logs if return_dict else list(logs.values())
 
     def predict_on_batch(self, x):
@@ -484,8 +490,8 @@ class _BatchEnds:
     at `trainer.state`, each call happens at once, while the state matches its logs.
     """
 
-    def __init__(self, cbs: CallbackList):
-        self.cbs, self.lag = cbs, not cbs.batch_end_needs_state
+    def __init__(self, cbs: CallbackList, order):
+        self.cbs, self.lag, self.order = cbs, not cbs.batch_end_needs_state, order
         self.pending: tuple[int, dict] | None = None
         self.last: dict = {}
 
@@ -500,7 +506,7 @@ class _BatchEnds:
     def _flush(self) -> None:
         if self.pending is not None:
             step, logs = self.pending
-            self.pending, self.last = None, _to_host(logs)
+            self.pending, self.last = None, _to_host(logs, self.order())
             self.cbs.on_train_batch_end(step, self.last)
 
     def finish(self) -> dict:
