@@ -55,12 +55,20 @@ def hard_silu(x: ArrayLike) -> Array:
     return x * hard_sigmoid(x)
 
 
+def _in_float32(fn, x, axis):
+    """16-bit inputs are computed in float32 (as mixed precision requires) and cast back."""
+    x = jnp.asarray(x)
+    if x.dtype in (jnp.float16, jnp.bfloat16):
+        return fn(x.astype(jnp.float32), axis=axis).astype(x.dtype)
+    return fn(x, axis=axis)
+
+
 def softmax(x: ArrayLike, axis: int = -1) -> Array:
-    return jax.nn.softmax(x, axis=axis)
+    return _in_float32(jax.nn.softmax, x, axis)
 
 
 def log_softmax(x: ArrayLike, axis: int = -1) -> Array:
-    return jax.nn.log_softmax(x, axis=axis)
+    return _in_float32(jax.nn.log_softmax, x, axis)
 
 
 def tanh(x: ArrayLike) -> Array:

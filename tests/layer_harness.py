@@ -4,7 +4,8 @@ It checks, for one layer and input shape: build (unbuilt use fails clearly, buil
 deterministic and idempotent), output shape and dtype against `compute_output_shape` and the
 expected shape, the config round trip through JSON and the registry, a jitted training step
 with optax that lowers a loss, `jax.grad` with respect to the inputs, `jax.vmap`, freezing with
-`trainable=False`, and use inside `fk.Sequential`.
+`trainable=False`, use inside `fk.Sequential`, and mixed precision (`dtype="mixed_bfloat16"`:
+float32 weights, bfloat16 outputs close to the float32 ones, float32 gradients).
 """
 
 from __future__ import annotations
@@ -45,12 +46,15 @@ def run_layer_test(
     expected_output_dtype=jnp.float32,
     trains: bool | None = None,
     training_key: bool = False,
+    skip_mixed_precision: str | None = None,
 ):
     """Run the shared checks on `layer` (unbuilt) for inputs of `input_shape` (batch first,
     `None` allowed). `expected_output_shape` uses `None` for the batch dimension.
 
     `trains`: whether a training step must lower the loss (default: the layer has parameters).
     `training_key`: the layer needs `key=` in training mode (Dropout).
+    `skip_mixed_precision`: the reason this layer opts out of the mixed-precision check (which
+    runs for every layer with floating outputs otherwise).
     """
     key = jax.random.key(0)
     x = _random_inputs(input_shape, batch)
@@ -157,4 +161,62 @@ def run_layer_test(
     if not isinstance(input_shape, list):
         model = fk.Sequential([fk.Input(tuple(input_shape[1:])), layer], seed=0)
         assert tuple(model(x).shape) == concrete
+
+    # ---- mixed precision: float32 weights, bfloat16 computation and outputs
+    if skip_mixed_precision is None and jnp.issubdtype(expected_output_dtype, jnp.floating):
+        _check_mixed_precision(layer, built, input_shape, x, y, training_key)
     return built
+
+
+def _with_policy(config, policy: str):
+    """`config` with every layer's dtype (the layer's and its sub-layers') set to `policy`."""
+    if isinstance(config, dict):
+        return {
+            k: policy if k == "dtype" and v == "float32" else _with_policy(v, policy)
+            for k, v in config.items()
+        }
+    if isinstance(config, list):
+        return [_with_policy(v, policy) for v in config]
+    return config
+
+
+def _check_mixed_precision(layer, built, input_shape, x, y, training_key: bool) -> None:
+    config = _with_policy(layer.get_config(), "mixed_bfloat16")
+    mixed_spec = type(layer).from_config(json.loads(json.dumps(config)))
+    assert mixed_spec.dtype_policy.name == "mixed_bfloat16"
+    assert (mixed_spec.dtype, mixed_spec.compute_dtype) == ("float32", "bfloat16")
+    assert mixed_spec.get_config() == config, "the policy must survive the config round trip"
+    # The same float32 weights as the float32 layer: the weights are created in float32.
+    mixed = mixed_spec.build(input_shape, jax.random.key(0)).set_weights(built.get_weights())
+    for w in mixed.weights:
+        if jnp.issubdtype(w.dtype, jnp.floating):
+            assert w.dtype == jnp.float32, f"weights must stay float32, got {w.dtype}"
+    y_mixed = mixed(x)
+    assert jax.tree_util.tree_map(_dtype, y_mixed) == jax.tree_util.tree_map(
+        lambda a: jnp.dtype(jnp.bfloat16) if jnp.issubdtype(a.dtype, jnp.floating) else a.dtype, y
+    )
+    jitted = jax.jit(lambda m, x: m(x))(mixed, x)
+    assert jax.tree_util.tree_map(_dtype, jitted) == jax.tree_util.tree_map(_dtype, y_mixed)
+    # bfloat16 keeps 8 bits of mantissa: the outputs agree with float32 to a few percent of
+    # their scale.
+    for a, b in zip(jax.tree_util.tree_leaves(y_mixed), jax.tree_util.tree_leaves(y)):
+        a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+        scale = max(float(np.max(np.abs(b))), 1.0) if b.size else 1.0
+        assert np.allclose(a, b, rtol=0.05, atol=0.05 * scale), np.max(np.abs(a - b))
+    # Gradients reach the float32 weights in float32, and the new layer state keeps its dtype.
+    params, state, static = fk.partition(mixed)
+    step_key = jax.random.key(3) if training_key else None
+
+    def loss_fn(params):
+        out, updated = fk.combine(params, state, static).apply(x, training=True, key=step_key)
+        loss = sum(jnp.sum(o.astype(jnp.float32)) for o in jax.tree_util.tree_leaves(out))
+        return loss, fk.partition(updated).state
+
+    grads, new_state = jax.jit(jax.grad(loss_fn, has_aux=True))(params)
+    assert jax.tree_util.tree_map(_dtype, grads) == jax.tree_util.tree_map(_dtype, params)
+    assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(grads))
+    assert jax.tree_util.tree_map(_dtype, new_state) == jax.tree_util.tree_map(_dtype, state)
+
+
+def _dtype(a):
+    return jnp.dtype(a.dtype)

@@ -19,6 +19,9 @@ import jax.numpy as jnp
 from .. import activations as _activations
 from .. import initializers as _initializers
 from . import tree as _tree
+from .autocast import cast_floats, cast_own_weights, restore_own_weights
+from .dtype_policy import DTypePolicy
+from .dtype_policy import get as _get_policy
 from .errors import NotBuiltError, describe
 from .rng import resolve_key
 from .shapes import infer_output_spec, spec_shapes, to_specs
@@ -48,10 +51,29 @@ def _wrap(method, method_name: str):
             return symbolic_call(self, inputs, kwargs)
         if not self.built:
             raise NotBuiltError(_not_built_message(self, inputs))
-        return method(self, inputs, *args, **kwargs)
+        policy = self.dtype_policy
+        compute = policy.compute_dtype
+        if not (type(self)._autocast_inputs and _is_float_name(compute)):
+            return method(self, inputs, *args, **kwargs)
+        # Keras' call boundary: floating inputs in the compute dtype, and under a mixed policy
+        # the layer's own weights too (their float32 copies get the gradients).
+        inputs, args = cast_floats(inputs, compute), cast_floats(args, compute)
+        kwargs = {k: v if k == "key" else cast_floats(v, compute) for k, v in kwargs.items()}
+        if not (policy.is_mixed and type(self)._autocast_weights):
+            return method(self, inputs, *args, **kwargs)
+        cast = cast_own_weights(self, compute)
+        if method_name != "apply":
+            return method(cast, inputs, *args, **kwargs)
+        outputs, updated = method(cast, inputs, *args, **kwargs)
+        return outputs, self if updated is cast else restore_own_weights(updated, self)
 
     wrapper.__fk_wrapped__ = True
     return wrapper
+
+
+@functools.cache
+def _is_float_name(dtype: str) -> bool:
+    return bool(jnp.issubdtype(jnp.dtype(dtype), jnp.floating))
 
 
 def _not_built_message(layer, inputs) -> str:
@@ -79,12 +101,16 @@ class Layer(eqx.Module):
     - `name`: a name; models give unnamed layers unique Keras-style names (`dense`,
       `dense_1`, ...).
     - `trainable`: `False` freezes the layer: `fk.partition` puts its weights in `state`.
-    - `dtype`: the dtype of the layer's weights (default `"float32"`).
+    - `dtype`: the dtype policy (Keras 3's): a dtype name (`"float32"`, `"bfloat16"`, ...),
+      `"mixed_float16"` / `"mixed_bfloat16"` (float32 weights, 16-bit computation) or an
+      `fk.mixed_precision.DTypePolicy`. Default: the global policy when the layer is constructed
+      (`fk.mixed_precision.set_global_policy`, `"float32"` unless set). `layer.dtype` is then
+      the weights' dtype, `layer.compute_dtype` the computation's, as in Keras.
     """
 
     name: str | None = static()
     trainable: bool = static()
-    dtype: str = static()
+    dtype_policy: DTypePolicy = static()
     built: bool = static()
 
     #: Layers without weights are usable without `build`.
@@ -95,8 +121,13 @@ class Layer(eqx.Module):
     _apply_accepts_mask: ClassVar[bool] = True
     #: Keyword-only `__call__` arguments a functional graph may record as static options.
     _graph_options: ClassVar[frozenset] = frozenset()
+    #: Whether calls cast floating inputs to the compute dtype (Keras' `autocast`).
+    _autocast_inputs: ClassVar[bool] = True
+    #: Whether, under a mixed policy, calls cast the layer's own floating weights to the compute
+    #: dtype. Layers that compute in float32 for stability (normalization) turn it off.
+    _autocast_weights: ClassVar[bool] = True
 
-    def __init__(self, *, name: str | None = None, trainable: bool = True, dtype="float32"):
+    def __init__(self, *, name: str | None = None, trainable: bool = True, dtype=None):
         if name is not None and not isinstance(name, str):
             raise TypeError(
                 f"{type(self).__name__}: name must be a string. Received: name={name!r}"
@@ -106,16 +137,26 @@ class Layer(eqx.Module):
                 f"{type(self).__name__}: trainable must be a bool. "
                 f"Received: trainable={trainable!r}"
             )
-        try:
-            dtype = jnp.dtype(dtype).name
-        except TypeError:
-            raise TypeError(
-                f"{type(self).__name__}: unknown dtype. Received: dtype={dtype!r}"
-            ) from None
+        policy = _get_policy(dtype, owner=type(self).__name__)
         self.name = name
         self.trainable = trainable
-        self.dtype = dtype
+        self.dtype_policy = policy
         self.built = not type(self).has_weights
+
+    @property
+    def dtype(self) -> str:
+        """The dtype of the layer's weights (Keras 3: the policy's variable dtype)."""
+        return self.dtype_policy.variable_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        """The dtype the layer's weights are created and kept in."""
+        return self.dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype of the layer's computation and of its floating outputs."""
+        return self.dtype_policy.compute_dtype
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -295,7 +336,9 @@ class Layer(eqx.Module):
         config: dict[str, Any] = {
             "name": self.name,
             "trainable": self.trainable,
-            "dtype": self.dtype,
+            # The policy's name: a plain dtype name for one-dtype policies, so configs from
+            # before policies existed (and Keras 3.0-3.3 configs) read the same way.
+            "dtype": self.dtype_policy.name,
         }
         for p in inspect.signature(type(self).__init__).parameters.values():
             if p.name in config or p.name == "self":

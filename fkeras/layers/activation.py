@@ -24,7 +24,7 @@ class Activation(Layer):
     activation: Any = static()
     has_weights = False
 
-    def __init__(self, activation, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, activation, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         activations.get(activation, owner=describe(self))
         self.activation = "linear" if activation is None else activation

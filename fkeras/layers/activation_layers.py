@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from .. import constraints, initializers, regularizers
+from ..core.autocast import upcast_16bit
 from ..core.errors import describe
 from ..core.layer import Layer, static
 from ..core.registry import register_serializable
@@ -61,7 +62,7 @@ class ReLU(Layer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.max_value = _number(self, max_value, "max_value", allow_none=True)
@@ -106,7 +107,7 @@ class LeakyReLU(Layer):
     has_weights = False
     supports_masking = True
 
-    def __init__(self, negative_slope=0.3, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, negative_slope=0.3, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.negative_slope = _number(self, negative_slope, "negative_slope")
 
@@ -152,7 +153,7 @@ class PReLU(Layer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         owner = describe(self)
@@ -218,7 +219,7 @@ class ELU(Layer):
     has_weights = False
     supports_masking = True
 
-    def __init__(self, alpha=1.0, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, alpha=1.0, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
             raise ValueError(
@@ -253,7 +254,7 @@ class Softmax(Layer):
     has_weights = False
     supports_masking = True
 
-    def __init__(self, axis=-1, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, axis=-1, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
         if not axes or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
@@ -270,6 +271,10 @@ class Softmax(Layer):
                 f"{describe(self)}: axis={self.axis} is out of range for inputs of rank "
                 f"{x.ndim}. Received: x.shape={tuple(x.shape)}"
             )
+        # In float32 under mixed precision (Keras' advice for the final softmax); the output
+        # comes back in the input's dtype.
+        out_dtype = x.dtype
+        x = upcast_16bit(x)
         if mask is not None:
             mask = jnp.asarray(mask)
             if mask.ndim > x.ndim or any(
@@ -289,4 +294,4 @@ class Softmax(Layer):
             out = jax.nn.softmax(x, axis=axes[0])
         if mask is not None:
             out = jnp.where(mask, out, jnp.zeros((), out.dtype))
-        return out
+        return out.astype(out_dtype)

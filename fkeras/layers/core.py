@@ -120,7 +120,7 @@ class Dense(Layer):
         *,
         name: str | None = None,
         trainable: bool = True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
@@ -187,7 +187,7 @@ class Masking(Layer):
     has_weights = False
     supports_masking = True
 
-    def __init__(self, mask_value: float = 0.0, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, mask_value: float = 0.0, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.mask_value = float(mask_value)
 

@@ -71,7 +71,7 @@ class Embedding(Layer):
         *,
         name: str | None = None,
         trainable: bool = True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         owner = describe(self)

@@ -77,7 +77,7 @@ class Concatenate(Layer):
     axis: int = static()
     has_weights = False
 
-    def __init__(self, axis: int = -1, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, axis: int = -1, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.axis = int(axis)
 

@@ -256,7 +256,7 @@ class Dot(Layer):
     normalize: bool = static()
     has_weights = False
 
-    def __init__(self, axes, normalize=False, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, axes, normalize=False, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         if isinstance(axes, (list, tuple)):
             axes = tuple(axes)

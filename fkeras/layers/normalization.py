@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from .. import initializers
+from ..core.autocast import upcast_16bit
 from ..core.errors import describe
 from ..core.layer import Layer, StatefulLayer, state_field, static
 from ..core.registry import register_serializable
@@ -87,6 +88,8 @@ class BatchNormalization(StatefulLayer):
     """
 
     supports_masking = True
+    # Weights stay float32 in the call: the normalization runs in float32 (Keras).
+    _autocast_weights = False
 
     axis: Any = static()
     momentum: float = static()
@@ -116,7 +119,7 @@ class BatchNormalization(StatefulLayer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         owner = describe(self)
@@ -148,17 +151,21 @@ class BatchNormalization(StatefulLayer):
         }
 
     def apply(self, x: Array, *, training: bool = False, key=None):
+        # Statistics in float32 under mixed precision (Keras); the output in the input's dtype.
+        out_dtype = x.dtype
+        x = upcast_16bit(x)
         moving_mean = _broadcast(self, self.axis, x, self.moving_mean)
         moving_variance = _broadcast(self, self.axis, x, self.moving_variance)
         gamma = _broadcast(self, self.axis, x, self.gamma)
         beta = _broadcast(self, self.axis, x, self.beta)
         if not (training and self.trainable):
-            return _normalize(x, moving_mean, moving_variance, gamma, beta, self.epsilon), self
+            y = _normalize(x, moving_mean, moving_variance, gamma, beta, self.epsilon)
+            return y.astype(out_dtype), self
         axes = _normalize_axes(self, self.axis, x.ndim)
         reduce_axes = tuple(i for i in range(x.ndim) if i not in axes)
         mean = jnp.mean(x, axis=reduce_axes, keepdims=True)
         variance = jnp.mean(jnp.square(x - mean), axis=reduce_axes, keepdims=True)
-        y = _normalize(x, mean, variance, gamma, beta, self.epsilon)
+        y = _normalize(x, mean, variance, gamma, beta, self.epsilon).astype(out_dtype)
         m = self.momentum
         updated = self._replace(
             moving_mean=self.moving_mean * m + mean.reshape(self.moving_mean.shape) * (1 - m),
@@ -178,6 +185,8 @@ class LayerNormalization(Layer):
     """
 
     supports_masking = True
+    # Weights stay float32 in the call: the normalization runs in float32 (Keras).
+    _autocast_weights = False
 
     axis: Any = static()
     epsilon: float = static()
@@ -201,7 +210,7 @@ class LayerNormalization(Layer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         owner = describe(self)
@@ -228,6 +237,8 @@ class LayerNormalization(Layer):
         }
 
     def __call__(self, x: Array) -> Array:
+        out_dtype = x.dtype  # statistics in float32 under mixed precision, as in Keras
+        x = upcast_16bit(x)
         axes = _normalize_axes(self, self.axis, x.ndim)
         gamma = _broadcast(self, self.axis, x, self.gamma)
         beta = _broadcast(self, self.axis, x, self.beta)
@@ -235,5 +246,5 @@ class LayerNormalization(Layer):
         variance = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
         if self.rms_scaling:
             y = x * jax.lax.rsqrt(variance + self.epsilon)
-            return y * gamma if gamma is not None else y
-        return _normalize(x, mean, variance, gamma, beta, self.epsilon)
+            return (y * gamma if gamma is not None else y).astype(out_dtype)
+        return _normalize(x, mean, variance, gamma, beta, self.epsilon).astype(out_dtype)

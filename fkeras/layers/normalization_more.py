@@ -83,6 +83,8 @@ class GroupNormalization(Layer):
     """
 
     supports_masking = True
+    # Weights stay float32 in the call: the normalization runs in float32 (Keras).
+    _autocast_weights = False
 
     groups: int = static()
     axis: int = static()
@@ -114,7 +116,7 @@ class GroupNormalization(Layer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         owner = describe(self)
@@ -215,13 +217,14 @@ class RMSNormalization(Layer):
     ```
     """
 
+    # The scale stays float32 in the call: the normalization runs in float32 (Keras).
+    _autocast_weights = False
+
     axis: Any = static()
     epsilon: float = static()
     scale: Array | None
 
-    def __init__(
-        self, axis=-1, epsilon: float = 1e-6, *, name=None, trainable=True, dtype="float32"
-    ):
+    def __init__(self, axis=-1, epsilon: float = 1e-6, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         owner = describe(self)
         self.axis = _check_axis_type(owner, axis)
@@ -266,7 +269,7 @@ class UnitNormalization(Layer):
 
     axis: Any = static()
 
-    def __init__(self, axis=-1, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, axis=-1, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.axis = _check_axis_type(describe(self), axis)
 

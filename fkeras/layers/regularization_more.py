@@ -131,7 +131,7 @@ class SpatialDropout1D(_SpatialDropout):
     )
     _rank: ClassVar[int] = 3
 
-    def __init__(self, rate: float, seed=None, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, rate: float, seed=None, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.rate = _check_unit_interval(self, "rate", rate)
         self.seed = _check_seed(self, seed)
@@ -153,7 +153,7 @@ class SpatialDropout2D(_SpatialDropout):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.rate = _check_unit_interval(self, "rate", rate)
@@ -180,7 +180,7 @@ class SpatialDropout3D(_SpatialDropout):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.rate = _check_unit_interval(self, "rate", rate)
@@ -210,7 +210,7 @@ class GaussianDropout(_RandomLayer):
     rate: float = static()
     seed: int | None = static()
 
-    def __init__(self, rate: float, seed=None, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, rate: float, seed=None, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.rate = _check_unit_interval(self, "rate", rate)
         self.seed = _check_seed(self, seed)
@@ -245,7 +245,7 @@ class GaussianNoise(_RandomLayer):
     stddev: float = static()
     seed: int | None = static()
 
-    def __init__(self, stddev: float, seed=None, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, stddev: float, seed=None, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.stddev = _check_unit_interval(self, "stddev", stddev)
         self.seed = _check_seed(self, seed)
@@ -292,7 +292,7 @@ class AlphaDropout(_RandomLayer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.rate = _check_unit_interval(self, "rate", rate)
@@ -347,9 +347,7 @@ class ActivityRegularization(Layer):
     l2: float = static()
     activity_regularizer: regularizers.L1L2 = static()
 
-    def __init__(
-        self, l1: float = 0.0, l2: float = 0.0, *, name=None, trainable=True, dtype="float32"
-    ):
+    def __init__(self, l1: float = 0.0, l2: float = 0.0, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         owner = describe(self)
         for arg, value in (("l1", l1), ("l2", l2)):

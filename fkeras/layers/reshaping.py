@@ -37,7 +37,7 @@ class Reshape(Layer):
     target_shape: tuple = static()
     has_weights = False
 
-    def __init__(self, target_shape, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, target_shape, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         if isinstance(target_shape, int):
             target_shape = (target_shape,)

@@ -323,7 +323,7 @@ class Model(BaseModel):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "dtype": self.dtype,
+            "dtype": self.dtype_policy.name,
             "layers": [serialize(layer) for layer in self.layers],
             "nodes": [
                 [

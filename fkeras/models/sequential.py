@@ -113,7 +113,7 @@ class Sequential(BaseModel):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "dtype": self.dtype,
+            "dtype": self.dtype_policy.name,
             "layers": [serialize(layer) for layer in self.layers],
             "input_shape": None if spec is None else list(spec.shape),
             "input_dtype": None if spec is None else spec.dtype.name,

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from .. import losses as losses_module
 from .. import metrics as metrics_module
+from ..core.autocast import upcast_16bit
 
 
 def output_names(model) -> list[str] | None:
@@ -142,7 +143,8 @@ def weighted_loss(loss, y_true, y_pred, sample_weight, mask, output_mask=None):
     output mask marks as padding (timesteps after `Embedding(mask_zero=True)`, say) are left out.
     So a padded batch gives exactly the loss of the unpadded one.
     """
-    per_sample = loss.call(y_true, y_pred)
+    # Losses run in float32 under mixed precision, as in Keras (16-bit outputs are cast up).
+    per_sample = loss.call(y_true, upcast_16bit(y_pred))
     if per_sample.ndim == 0:  # a loss that already reduced over the batch
         return per_sample
     expand = (1,) * (per_sample.ndim - 1)

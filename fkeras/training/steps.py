@@ -126,7 +126,10 @@ class Steps:
     def update_metrics(
         self, states, loss, per_output, y, y_pred, sample_weight, mask, output_masks=None
     ):
+        from ..core.autocast import upcast_16bit
+
         y_true, y_pred = self.targets(y), jax.tree_util.tree_leaves(y_pred)
+        y_pred = [upcast_16bit(p) for p in y_pred]  # metrics in float32 (mixed precision)
         self.resolve_metrics(y_true, y_pred)
         output_masks = output_masks or [None] * len(y_pred)
         states, count = dict(states), jnp.sum(mask)
@@ -151,18 +154,27 @@ class Steps:
 
     # ----------------------------------------------------------- pure steps
     def train_update(self, state: TrainState, x, y, sample_weight, mask) -> TrainState:
+        from ..optimizers.loss_scale import all_finite, get_loss_scale
+
         key = jax.random.fold_in(state.key, state.step)
+        # With a LossScaleOptimizer (float16), differentiate the scaled loss; it unscales.
+        loss_scale = get_loss_scale(state.opt_state)
 
         def loss_fn(params):
             model = combine(params, state.layer_state, self.static)
             y_pred, masks, added, updated = self.forward(model, x, training=True, key=key)
             loss, per_output = self.compute_loss(y, y_pred, sample_weight, mask, masks, added)
-            return loss, (y_pred, masks, per_output, partition(updated).state)
+            scaled = loss if loss_scale is None else loss * loss_scale
+            return scaled, (loss, y_pred, masks, per_output, partition(updated).state)
 
-        (loss, (y_pred, masks, per_output, layer_state)), grads = jax.value_and_grad(
+        (_, (loss, y_pred, masks, per_output, layer_state)), grads = jax.value_and_grad(
             loss_fn, has_aux=True
         )(state.params)
         updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
+        if loss_scale is not None:  # an overflowing step is skipped: keep the layer state too
+            layer_state = jax.lax.cond(
+                all_finite(grads), lambda: layer_state, lambda: state.layer_state
+            )
         params = optax.apply_updates(state.params, updates)
         if self.has_constraints:  # Keras applies constraints after every update
             constrained = combine(params, layer_state, self.static).apply_constraints()

@@ -21,6 +21,7 @@ from ..callbacks.history import History
 from ..callbacks.progbar import ProgbarLogger
 from ..core.rng import default_seed
 from ..core.tree import combine, partition
+from ..optimizers.loss_scale import for_model
 from .data import ArrayData, IteratorData, adapt, stack_outputs, unpack_batch
 from .outputs import OutputSpec
 from .placement import Placement
@@ -91,7 +92,8 @@ class Trainer:
                 "compile: steps_per_execution must be 'auto' or a positive int. "
                 f"Received: steps_per_execution={steps_per_execution!r}"
             )
-        self.optimizer = optimizers_module.get(optimizer)
+        # A model computing in float16 gets dynamic loss scaling, as Keras' compile does.
+        self.optimizer = for_model(optimizers_module.get(optimizer), model)
         self.outputs = OutputSpec(model, loss, loss_weights, metrics, weighted_metrics)
         self.steps_per_execution = steps_per_execution
         self.seed = default_seed() if seed is None else int(seed)

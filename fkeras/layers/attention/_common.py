@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
 from ... import activations
+from ...core.autocast import upcast_16bit
 from ...core.errors import describe
 from ...core.layer import Layer, static
 
@@ -52,7 +53,7 @@ class EinsumProjection(Layer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.equation = equation
@@ -101,7 +102,7 @@ def make_projection(
         layer.kernel_constraint,
         layer.bias_constraint,
         name=name,
-        dtype=layer.dtype,
+        dtype=layer.dtype_policy,
     )
     return projection._replace(**projection.create_weights(None, key), built=True)
 
@@ -230,13 +231,17 @@ def masked_softmax(scores, mask, n_attn_axes: int, zero_masked: bool):
     does (Keras' fused `dot_product_attention` path does not, so a fully masked row is
     uniform there)."""
     axes = tuple(range(scores.ndim - n_attn_axes, scores.ndim))
+    # The softmax runs in float32 under mixed precision; the probabilities come back in the
+    # scores' dtype.
+    out_dtype = scores.dtype
+    scores = upcast_16bit(scores)
     if mask is not None:
         large_negative = -3e4 if scores.dtype == jnp.float16 else -1e9
         scores = jnp.where(mask, scores, jnp.asarray(large_negative, scores.dtype))
     probs = jax.nn.softmax(scores, axis=axes)
     if mask is not None and zero_masked:
         probs = jnp.where(mask, probs, jnp.zeros((), probs.dtype))
-    return probs
+    return probs.astype(out_dtype)
 
 
 def attention_dropout(layer, probs, rate: float, seed, training: bool, key):

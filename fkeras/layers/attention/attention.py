@@ -69,7 +69,7 @@ class Attention(Layer):
         *,
         name: str | None = None,
         trainable: bool = True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         if score_mode not in ("dot", "concat"):
@@ -206,7 +206,7 @@ class AdditiveAttention(Attention):
         *,
         name: str | None = None,
         trainable: bool = True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(
             use_scale, "dot", dropout, seed, name=name, trainable=trainable, dtype=dtype

@@ -109,7 +109,7 @@ class GroupedQueryAttention(HeadAttentionBase):
         *,
         name: str | None = None,
         trainable: bool = True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         owner = describe(self)

@@ -160,7 +160,7 @@ class MultiHeadAttention(HeadAttentionBase):
         *,
         name: str | None = None,
         trainable: bool = True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         owner = describe(self)

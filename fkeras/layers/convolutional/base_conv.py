@@ -222,7 +222,7 @@ class BaseConvLayer(Layer):
                 f"{describe(self)} expects inputs of {self._expected_rank_text()} with "
                 f"{channels} channels. Received: x.shape={shape}"
             )
-        return jnp.asarray(x, self.dtype)
+        return jnp.asarray(x, self.compute_dtype)
 
     def _finish(self, y, bias):
         if bias is not None:

@@ -53,7 +53,7 @@ class BaseConv(BaseConvLayer):
         *,
         name: str | None = None,
         trainable: bool = True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         owner = self._init_common(

@@ -57,7 +57,7 @@ class BaseSeparableConv(BaseConvLayer):
         *,
         name: str | None = None,
         trainable: bool = True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         owner = self._init_common(

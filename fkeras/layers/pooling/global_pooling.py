@@ -19,9 +19,7 @@ class _GlobalPooling(Layer):
     has_weights = False
     _rank = 0
 
-    def __init__(
-        self, data_format=None, keepdims=False, *, name=None, trainable=True, dtype="float32"
-    ):
+    def __init__(self, data_format=None, keepdims=False, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.data_format = check_data_format(self, data_format)
         if not isinstance(keepdims, bool):

@@ -42,7 +42,7 @@ class MaxPooling1D(_Pooling):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(
             pool_size, strides, padding, data_format, name=name, trainable=trainable, dtype=dtype
@@ -79,7 +79,7 @@ class MaxPooling2D(_Pooling):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(
             pool_size, strides, padding, data_format, name=name, trainable=trainable, dtype=dtype
@@ -113,7 +113,7 @@ class MaxPooling3D(_Pooling):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(
             pool_size, strides, padding, data_format, name=name, trainable=trainable, dtype=dtype
@@ -150,7 +150,7 @@ class AveragePooling1D(_Pooling):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(
             pool_size, strides, padding, data_format, name=name, trainable=trainable, dtype=dtype
@@ -185,7 +185,7 @@ class AveragePooling2D(_Pooling):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(
             pool_size, strides, padding, data_format, name=name, trainable=trainable, dtype=dtype
@@ -217,7 +217,7 @@ class AveragePooling3D(_Pooling):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(
             pool_size, strides, padding, data_format, name=name, trainable=trainable, dtype=dtype

@@ -83,7 +83,7 @@ class Normalization(Layer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         if axis is not None:
@@ -123,7 +123,7 @@ class Normalization(Layer):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "dtype": self.dtype,
+            "dtype": self.dtype_policy.name,
             "axis": list(self.axis) if isinstance(self.axis, tuple) else self.axis,
             "mean": _to_list(self.input_mean),
             "variance": _to_list(self.input_variance),
@@ -192,10 +192,10 @@ class Normalization(Layer):
 
     # -------------------------------------------------------------------- calls
     def __call__(self, x: Array) -> Array:
-        x = jnp.asarray(x).astype(self.dtype)
+        x = jnp.asarray(x).astype(self.compute_dtype)
         keep = self._keep_axes(x.shape)
         if self.input_mean is not None:
-            mean, variance = (jnp.asarray(v, self.dtype) for v in self._given(x.shape))
+            mean, variance = (jnp.asarray(v, self.compute_dtype) for v in self._given(x.shape))
         else:
             expected = tuple(x.shape[a] for a in keep)
             if tuple(self.mean.shape) != expected:
@@ -204,9 +204,9 @@ class Normalization(Layer):
                     f"on axis {self.axis}. Received: x.shape={tuple(x.shape)}"
                 )
             target = tuple(x.shape[d] if d in keep else 1 for d in range(x.ndim))
-            mean = self.mean.astype(self.dtype).reshape(target)
-            variance = self.variance.astype(self.dtype).reshape(target)
-        std = jnp.maximum(jnp.sqrt(variance), jnp.asarray(EPSILON, self.dtype))
+            mean = self.mean.astype(self.compute_dtype).reshape(target)
+            variance = self.variance.astype(self.compute_dtype).reshape(target)
+        std = jnp.maximum(jnp.sqrt(variance), jnp.asarray(EPSILON, self.compute_dtype))
         if self.invert:
             return mean + x * std
         return (x - mean) / std

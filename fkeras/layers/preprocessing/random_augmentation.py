@@ -42,7 +42,7 @@ class _RandomImageLayer(Layer):
     has_weights = False
 
     def __call__(self, x: Array, *, training: bool = False, key: PRNGKeyArray | None = None):
-        x = check_image(self, x, self.dtype)
+        x = check_image(self, x, self.compute_dtype)
         if not training:
             return x
         if key is None:
@@ -78,7 +78,7 @@ class _AffineLayer(_RandomImageLayer):
     """Rotation, zoom and translation: a drawn `(B, 8)` transform through `affine_transform`."""
 
     def transform_images(self, x, transformation):
-        x = check_image(self, x, self.dtype)
+        x = check_image(self, x, self.compute_dtype)
         return batched(affine_transform)(
             x,
             transformation["transform"],
@@ -119,7 +119,7 @@ class RandomFlip(_RandomImageLayer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.mode = check_choice(
@@ -134,7 +134,7 @@ class RandomFlip(_RandomImageLayer):
         return {"flips": u <= 0.5}
 
     def transform_images(self, x, transformation):
-        x = check_image(self, x, self.dtype)
+        x = check_image(self, x, self.compute_dtype)
         flips = transformation["flips"]
         if self.mode in ("horizontal", "horizontal_and_vertical"):
             x = jnp.where(flips, jnp.flip(x, axis=-2), x)
@@ -200,7 +200,7 @@ class RandomRotation(_AffineLayer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.factor = parse_range(self, "factor", factor, -1.0, 1.0)
@@ -270,7 +270,7 @@ class RandomZoom(_AffineLayer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         parse_range(self, "height_factor", height_factor, -1.0, 1.0, open_low=True)
@@ -347,7 +347,7 @@ class RandomTranslation(_AffineLayer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         parse_range(self, "height_factor", height_factor, -1.0, 1.0)
@@ -421,7 +421,7 @@ class RandomContrast(_RandomImageLayer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.factor = parse_range(self, "factor", factor, 0.0, 1.0)
@@ -437,7 +437,7 @@ class RandomContrast(_RandomImageLayer):
         return {"contrast_factor": factor}
 
     def transform_images(self, x, transformation):
-        x = check_image(self, x, self.dtype)
+        x = check_image(self, x, self.compute_dtype)
         mean = jnp.mean(x, axis=-3, keepdims=True)
         mean = jnp.mean(mean, axis=-2, keepdims=True)
         y = (x - mean) * transformation["contrast_factor"].astype(x.dtype) + mean
@@ -478,7 +478,7 @@ class RandomBrightness(_RandomImageLayer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.factor = parse_range(self, "factor", factor, -1.0, 1.0)
@@ -492,6 +492,6 @@ class RandomBrightness(_RandomImageLayer):
         return {"rgb_delta": u * (self.value_range[1] - self.value_range[0])}
 
     def transform_images(self, x, transformation):
-        x = check_image(self, x, self.dtype)
+        x = check_image(self, x, self.compute_dtype)
         y = x + transformation["rgb_delta"].astype(x.dtype)
         return jnp.clip(y, self.value_range[0], self.value_range[1])

@@ -58,15 +58,15 @@ class Rescaling(Layer):
     scale: float | tuple = static()
     offset: float | tuple = static()
 
-    def __init__(self, scale, offset=0.0, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, scale, offset=0.0, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.scale = _as_static_number(self, "scale", scale)
         self.offset = _as_static_number(self, "offset", offset)
 
     def __call__(self, x: Array) -> Array:
-        x = jnp.asarray(x).astype(self.dtype)
-        scale = jnp.asarray(self.scale, self.dtype)
-        offset = jnp.asarray(self.offset, self.dtype)
+        x = jnp.asarray(x).astype(self.compute_dtype)
+        scale = jnp.asarray(self.scale, self.compute_dtype)
+        offset = jnp.asarray(self.offset, self.compute_dtype)
         return x * scale + offset
 
 
@@ -164,7 +164,7 @@ class Resizing(Layer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.height = check_positive_int(self, "height", height)
@@ -186,7 +186,7 @@ class Resizing(Layer):
         self.data_format = check_data_format(self, data_format)
 
     def __call__(self, x: Array) -> Array:
-        x = check_image(self, x, self.dtype)
+        x = check_image(self, x, self.compute_dtype)
         return resize_images(
             x,
             self.height,
@@ -234,7 +234,7 @@ class CenterCrop(Layer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.height = check_positive_int(self, "height", height)
@@ -242,7 +242,7 @@ class CenterCrop(Layer):
         self.data_format = check_data_format(self, data_format)
 
     def __call__(self, x: Array) -> Array:
-        x = check_image(self, x, self.dtype)
+        x = check_image(self, x, self.compute_dtype)
         in_height, in_width = x.shape[-3], x.shape[-2]
         if in_height >= self.height and in_width >= self.width:
             top = (in_height - self.height) // 2

@@ -162,7 +162,7 @@ class RNNBase(Layer):
         batch = sequences.shape[0]
         n = self._num_states
         if initial_state is None:
-            return tuple(jnp.zeros((batch, self.units), self.dtype) for _ in range(n))
+            return tuple(jnp.zeros((batch, self.units), self.compute_dtype) for _ in range(n))
         states = (
             list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
         )
@@ -173,7 +173,7 @@ class RNNBase(Layer):
                 f"{describe(self)} expects `initial_state` to be {n} array(s) of shape "
                 f"{expected} (batch, units). Received: shapes {shapes}"
             )
-        return tuple(jnp.asarray(s, self.dtype) for s in states)
+        return tuple(jnp.asarray(s, self.compute_dtype) for s in states)
 
     def __call__(
         self,
@@ -198,7 +198,7 @@ class RNNBase(Layer):
         sequences = jnp.asarray(sequences)
         check_rank3(self, sequences.shape)
         self._check_last_dim(sequences, self.kernel.shape[0])
-        sequences = sequences.astype(self.dtype)
+        sequences = sequences.astype(self.compute_dtype)
         states = self._initial_states(sequences, initial_state)
         dp, rec = self._dropout_masks(sequences, training, key)
         last, outputs, final_states = run_layer(self, sequences, states, mask, dp, rec)

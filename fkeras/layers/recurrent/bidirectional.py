@@ -76,7 +76,7 @@ class Bidirectional(Layer):
         *,
         name: str | None = None,
         trainable: bool = True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         owner = describe(self)
@@ -194,7 +194,7 @@ class Bidirectional(Layer):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "dtype": self.dtype,
+            "dtype": self.dtype_policy.name,
             "layer": serialize(self.forward_layer),
             "merge_mode": self.merge_mode,
             "backward_layer": serialize(self.backward_layer),

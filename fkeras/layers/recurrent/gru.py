@@ -82,7 +82,7 @@ class GRU(RNNBase):
         *,
         name: str | None = None,
         trainable: bool = True,
-        dtype="float32",
+        dtype=None,
     ):
         args = dict(locals())
         self._init_rnn(args, name=name, trainable=trainable, dtype=dtype)

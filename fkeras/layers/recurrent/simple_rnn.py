@@ -61,7 +61,7 @@ class SimpleRNN(RNNBase):
         *,
         name: str | None = None,
         trainable: bool = True,
-        dtype="float32",
+        dtype=None,
     ):
         args = dict(locals())
         self._init_rnn(args, name=name, trainable=trainable, dtype=dtype)

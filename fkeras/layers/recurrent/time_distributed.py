@@ -35,7 +35,7 @@ class TimeDistributed(StatefulLayer):
 
     layer: Layer
 
-    def __init__(self, layer, *, name: str | None = None, trainable: bool = True, dtype="float32"):
+    def __init__(self, layer, *, name: str | None = None, trainable: bool = True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         if not isinstance(layer, Layer):
             raise ValueError(

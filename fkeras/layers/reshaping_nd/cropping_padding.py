@@ -78,7 +78,7 @@ class Cropping1D(_Cropping):
 
     _rank = 1
 
-    def __init__(self, cropping=(1, 1), *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, cropping=(1, 1), *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.cropping = standardize_tuple(self, cropping, 2, "cropping", allow_zero=True)
 
@@ -111,7 +111,7 @@ class Cropping2D(_Cropping):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.cropping = _pairs(self, cropping, 2, "cropping")
@@ -146,7 +146,7 @@ class Cropping3D(_Cropping):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.cropping = _pairs(self, cropping, 3, "cropping")
@@ -181,7 +181,7 @@ class ZeroPadding1D(_ZeroPadding):
 
     _rank = 1
 
-    def __init__(self, padding=1, data_format=None, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, padding=1, data_format=None, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.padding = standardize_tuple(self, padding, 2, "padding", allow_zero=True)
         self.data_format = check_data_format(self, data_format)
@@ -207,9 +207,7 @@ class ZeroPadding2D(_ZeroPadding):
 
     _rank = 2
 
-    def __init__(
-        self, padding=(1, 1), data_format=None, *, name=None, trainable=True, dtype="float32"
-    ):
+    def __init__(self, padding=(1, 1), data_format=None, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.padding = _pairs(self, padding, 2, "padding")
         self.data_format = check_data_format(self, data_format)
@@ -239,7 +237,7 @@ class ZeroPadding3D(_ZeroPadding):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.padding = _pairs(self, padding, 3, "padding")

@@ -29,7 +29,7 @@ class Permute(Layer):
     dims: tuple = static()
     has_weights = False
 
-    def __init__(self, dims, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, dims, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         try:
             ok = sorted(dims) == list(range(1, len(dims) + 1))
@@ -63,7 +63,7 @@ class RepeatVector(Layer):
     n: int = static()
     has_weights = False
 
-    def __init__(self, n, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, n, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
             raise ValueError(f"{describe(self)} expects a positive int `n`. Received: n={n!r}")

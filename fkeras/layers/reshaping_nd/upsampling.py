@@ -37,7 +37,7 @@ class UpSampling1D(Layer):
     size: int = static()
     has_weights = False
 
-    def __init__(self, size=2, *, name=None, trainable=True, dtype="float32"):
+    def __init__(self, size=2, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
             raise ValueError(
@@ -85,7 +85,7 @@ class UpSampling2D(Layer):
         *,
         name=None,
         trainable=True,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.size = standardize_tuple(self, size, 2, "size")
@@ -126,9 +126,7 @@ class UpSampling3D(Layer):
     data_format: str = static()
     has_weights = False
 
-    def __init__(
-        self, size=(2, 2, 2), data_format=None, *, name=None, trainable=True, dtype="float32"
-    ):
+    def __init__(self, size=(2, 2, 2), data_format=None, *, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.size = standardize_tuple(self, size, 3, "size")
         self.data_format = check_data_format(self, data_format)
