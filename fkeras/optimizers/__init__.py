@@ -12,7 +12,6 @@ from . import schedules
 from .accumulation import GradientAccumulationState
 from .base import get_learning_rate, set_learning_rate
 from .ema import ParamsEmaState, finalize_params
-from .loss_scale import LossScaleOptimizer, LossScaleState, get_loss_scale, scale_loss
 from .optimizers import (
     SGD,
     Adagrad,
@@ -51,10 +50,6 @@ __all__ = [
     "RMSpropState",
     "SGDState",
     "finalize_params",
-    "LossScaleOptimizer",
-    "LossScaleState",
-    "get_loss_scale",
-    "scale_loss",
     "get",
     "get_learning_rate",
     "schedules",

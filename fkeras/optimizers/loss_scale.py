@@ -51,7 +51,7 @@ def LossScaleOptimizer(  # noqa: N802 - named as Keras' class
     **Returns:** an optax transformation whose state is a `LossScaleState`.
 
     ```python
-    optimizer = fk.optimizers.LossScaleOptimizer(fk.optimizers.Adam(1e-3))
+    optimizer = fk.mixed_precision.LossScaleOptimizer(fk.optimizers.Adam(1e-3))
     trainer = model.compile(optimizer=optimizer, loss="mse")
     ```
 

@@ -28,7 +28,9 @@ count.
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 from typing import Any, TypeVar
 
 import jax
@@ -148,6 +150,9 @@ def save_sharded_checkpoint(
         )
     if "://" not in path:
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        if jax.process_index() == 0:  # a save that crashed earlier leaves its temporary folder
+            for stale in glob.glob(glob.escape(path) + ".orbax-checkpoint-tmp*"):
+                shutil.rmtree(stale, ignore_errors=True)
     leaves = jax.tree_util.tree_flatten_with_path(state)[0]
     arrays = {
         f"a{i}": jax.random.key_data(leaf) if _is_key(leaf) else leaf
