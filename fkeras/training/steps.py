@@ -153,10 +153,14 @@ class Steps:
         return logs
 
     # ----------------------------------------------------------- pure steps
-    def train_update(self, state: TrainState, x, y, sample_weight, mask) -> TrainState:
+    def train_update(
+        self, state: TrainState, x, y, sample_weight, mask, axis_name=None
+    ) -> TrainState:
         from ..optimizers.loss_scale import all_finite, get_loss_scale
 
         key = jax.random.fold_in(state.key, state.step)
+        if axis_name is not None:  # each device's rows get their own dropout masks
+            key = jax.random.fold_in(key, jax.lax.axis_index(axis_name))
         # With a LossScaleOptimizer (float16), differentiate the scaled loss; it unscales.
         loss_scale = get_loss_scale(state.opt_state)
 
@@ -170,6 +174,9 @@ class Steps:
         (_, (loss, y_pred, masks, per_output, layer_state)), grads = jax.value_and_grad(
             loss_fn, has_aux=True
         )(state.params)
+        if axis_name is not None:  # shard_map / pmap: one update from every device's rows
+            grads = jax.lax.pmean(grads, axis_name)
+            layer_state = _pmean_floats(layer_state, axis_name)
         updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
         if loss_scale is not None:  # an overflowing step is skipped: keep the layer state too
             layer_state = jax.lax.cond(
@@ -182,6 +189,8 @@ class Steps:
         metric_states = self.update_metrics(
             state.metric_states, loss, per_output, y, y_pred, sample_weight, mask, masks
         )
+        if axis_name is not None:
+            metric_states = _sum_increments(state.metric_states, metric_states, axis_name)
         return state.replace(
             params=params,
             layer_state=layer_state,
@@ -190,13 +199,18 @@ class Steps:
             step=state.step + 1,
         )
 
-    def test_update(self, metric_states, params, layer_state, x, y, sample_weight, mask):
+    def test_update(
+        self, metric_states, params, layer_state, x, y, sample_weight, mask, axis_name=None
+    ):
         model = combine(params, layer_state, self.static)
         y_pred, masks, added, _ = self.forward(model, x, training=False, key=None)
         loss, per_output = self.compute_loss(y, y_pred, sample_weight, mask, masks, added)
-        return self.update_metrics(
+        updated = self.update_metrics(
             metric_states, loss, per_output, y, y_pred, sample_weight, mask, masks
         )
+        if axis_name is not None:
+            updated = _sum_increments(metric_states, updated, axis_name)
+        return updated
 
     @staticmethod
     def batch_weights(x, sample_weight):
@@ -208,18 +222,25 @@ class Steps:
         )
         return sw, jnp.ones(n, jnp.float32)
 
-    def train_step(self, state: TrainState, batch) -> tuple[TrainState, dict]:
+    def train_step(self, state: TrainState, batch, *, axis_name=None) -> tuple[TrainState, dict]:
         """One optimizer step on `batch` = `(x, y)` or `(x, y, sample_weight)`: pure, so
         `jax.jit(trainer.train_step)(state, batch)` works in a hand-written loop.
+
+        `axis_name`: inside `shard_map` or `pmap` over that axis, each device passes its rows;
+        gradients are averaged over the axis (`pmean`), float layer state (moving statistics)
+        too, and metric totals are summed, so every device ends with the same state.
 
         Returns the new state and the logs (running loss and metrics since the last reset).
         """
         x, y, sample_weight = unpack_batch(batch)
-        state = self.train_update(state, x, y, *self.batch_weights(x, sample_weight))
+        state = self.train_update(
+            state, x, y, *self.batch_weights(x, sample_weight), axis_name=axis_name
+        )
         return state, self.logs(state.metric_states)
 
-    def test_step(self, state: TrainState, batch) -> tuple[TrainState, dict]:
-        """Update the metric states with `batch` in inference mode (no parameter change)."""
+    def test_step(self, state: TrainState, batch, *, axis_name=None) -> tuple[TrainState, dict]:
+        """Update the metric states with `batch` in inference mode (no parameter change);
+        `axis_name` as for `train_step`."""
         x, y, sample_weight = unpack_batch(batch)
         metric_states = self.test_update(
             state.metric_states,
@@ -228,6 +249,7 @@ class Steps:
             x,
             y,
             *self.batch_weights(x, sample_weight),
+            axis_name=axis_name,
         )
         return state.replace(metric_states=metric_states), self.logs(metric_states)
 
@@ -294,6 +316,26 @@ class Steps:
 
         _, outputs = jax.lax.scan(body, None, indices[d])
         return outputs
+
+
+def _pmean_floats(tree, axis_name):
+    """Average float leaves over the axis (keeps replicated moving statistics in sync)."""
+    return jax.tree_util.tree_map(
+        lambda a: jax.lax.pmean(a, axis_name) if jnp.issubdtype(a.dtype, jnp.floating) else a,
+        tree,
+    )
+
+
+def _sum_increments(old: dict, new: dict, axis_name) -> dict:
+    """Metric states are running totals (starting at zero): add every device's increment to
+    the old totals. Metrics first resolved in this step start from zero."""
+    out = {}
+    for name, value in new.items():
+        base = old.get(name, jax.tree_util.tree_map(jnp.zeros_like, value))
+        out[name] = jax.tree_util.tree_map(
+            lambda o, n: o + jax.lax.psum(n - o, axis_name), base, value
+        )
+    return out
 
 
 def _batch_spec(a) -> jax.ShapeDtypeStruct:

@@ -142,17 +142,23 @@ class Trainer:
             self.state = self.state.replace(metric_states=steps.fresh_metric_states())
 
     # ----------------------------------------------------------- pure steps
-    def train_step(self, state: TrainState, batch) -> tuple[TrainState, dict]:
+    def train_step(self, state: TrainState, batch, *, axis_name=None) -> tuple[TrainState, dict]:
         """One optimizer step on `batch` = `(x, y)` or `(x, y, sample_weight)`: pure, so
         `jax.jit(trainer.train_step)(state, batch)` works in a hand-written loop.
 
+        `axis_name`: for a hand-written data-parallel loop under `jax.shard_map` or `jax.pmap`
+        over that mesh axis (each device passes its rows of the batch): gradients and float
+        layer state are averaged over the axis and metric totals summed, so the replicated
+        state stays identical on every device (see `fkeras/examples/data_parallel_loops.py`).
+
         Returns the new state and the logs (running loss and metrics since the last reset).
         """
-        return self.steps.train_step(state, batch)
+        return self.steps.train_step(state, batch, axis_name=axis_name)
 
-    def test_step(self, state: TrainState, batch) -> tuple[TrainState, dict]:
-        """Update the metric states with `batch` in inference mode (no parameter change)."""
-        return self.steps.test_step(state, batch)
+    def test_step(self, state: TrainState, batch, *, axis_name=None) -> tuple[TrainState, dict]:
+        """Update the metric states with `batch` in inference mode (no parameter change);
+        `axis_name` as for `train_step`."""
+        return self.steps.test_step(state, batch, axis_name=axis_name)
 
     def predict_step(self, state: TrainState, x):
         """The model's inference outputs for `x`."""
