@@ -178,3 +178,24 @@ def test_bad_limits_raise(tmp_path, kwargs, received):
     small_model().save(path)
     with pytest.raises(ValueError, match=f"load_model.*Received: {received}"):
         fk.saving.load_model(path, **kwargs)
+
+
+def test_checkpoint_reads_are_bounded_too(tmp_path):
+    """A training checkpoint whose state member is a deflated bomb is refused unread."""
+    import zipfile
+
+    import fkeras as fk
+
+    model = fk.Sequential([fk.Input((3,)), fk.layers.Dense(2)], seed=0)
+    trainer = model.compile(optimizer="adam", loss="mse")
+    good = tmp_path / "good.ckpt"
+    fk.saving.save_checkpoint(trainer, good, epoch=1)
+    with zipfile.ZipFile(good) as archive:
+        metadata = archive.read("metadata.json")
+    bomb = tmp_path / "bomb.ckpt"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("metadata.json", metadata)
+        archive.writestr("state.npz", b"\0" * (64 * 2**20))
+    with pytest.raises(ValueError, match=r"compressed \d+ times.*Received: compress_size"):
+        fk.saving.restore_checkpoint(trainer, bomb)
+    assert fk.saving.restore_checkpoint(trainer, good) == 1  # the good one still loads

@@ -26,7 +26,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .files import _atomic_write
+from .files import (
+    DEFAULT_MAX_COMPRESSION_RATIO,
+    DEFAULT_MAX_JSON_BYTES,
+    DEFAULT_MAX_WEIGHTS_BYTES,
+    ReadLimits,
+    _atomic_write,
+    _check_npz,
+)
+
+
+def _read_limits(where: str) -> ReadLimits:
+    # A checkpoint is read under the same bounds as a model file (decompression bombs,
+    # members longer than declared, array headers larger than their bytes).
+    return ReadLimits(
+        where, DEFAULT_MAX_WEIGHTS_BYTES, DEFAULT_MAX_JSON_BYTES, DEFAULT_MAX_COMPRESSION_RATIO
+    )
+
 
 FORMAT = "fkeras-checkpoint"
 FORMAT_VERSION = 1
@@ -122,8 +138,11 @@ def _read_metadata(path: str, where: str, *, arrays: bool):
                     f"{where}: not an fkeras checkpoint: expected members {list(_MEMBERS)}. "
                     f"Received: {names[:10]}"
                 )
-            metadata = json.loads(archive.read("metadata.json"))
-            data = archive.read("state.npz") if arrays else None
+            limits = _read_limits(where)
+            metadata = json.loads(limits.read(archive, "metadata.json", json_member=True))
+            data = limits.read(archive, "state.npz", json_member=False) if arrays else None
+            if data is not None:
+                _check_npz(data, limits)
     except zipfile.BadZipFile:
         raise ValueError(
             f"{where}: the file is not a valid checkpoint (truncated or corrupt)."
