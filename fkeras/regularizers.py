@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import math
 
+import jax
 import jax.numpy as jnp
 
 from .core.registry import deserialize as _deserialize
@@ -98,6 +99,48 @@ class L2(Regularizer):
         return self.l2 * jnp.sum(jnp.square(x))
 
 
+@_register
+@dataclasses.dataclass(frozen=True)
+class OrthogonalRegularizer(Regularizer):
+    """Pushes the rows (`mode="rows"`) or columns of a rank-2 weight towards orthogonality:
+    `factor * mean |<u_i, u_j>|` over pairs of distinct L2-normalized rows (columns), as Keras.
+
+    **Arguments:**
+
+    - `factor`: the penalty's weight (default 0.01).
+    - `mode`: `"rows"` or `"columns"`.
+    """
+
+    factor: float = 0.01
+    mode: str = "rows"
+
+    def __post_init__(self):
+        object.__setattr__(
+            self, "factor", _check_factor("OrthogonalRegularizer", "factor", self.factor)
+        )
+        if self.mode not in ("rows", "columns"):
+            raise ValueError(
+                "OrthogonalRegularizer: `mode` must be 'rows' or 'columns'. "
+                f"Received: mode={self.mode!r}"
+            )
+
+    def __call__(self, x):
+        if x.ndim != 2:
+            raise ValueError(
+                "OrthogonalRegularizer: inputs must have rank 2 (a kernel). "
+                f"Received: inputs.shape={tuple(x.shape)}"
+            )
+        rows = self.mode == "rows"
+        # Keras' normalize: x * min(rsqrt(sum x^2), 1 / epsilon), epsilon = 1e-7.
+        inv_norm = jax.lax.rsqrt(jnp.sum(jnp.square(x), axis=1 if rows else 0, keepdims=True))
+        u = x * jnp.minimum(inv_norm, 1e7)
+        product = u @ u.T if rows else u.T @ u
+        size = product.shape[0]
+        off_diagonal = product * (1.0 - jnp.eye(size, dtype=x.dtype))
+        pairs = size * (size - 1.0) / 2.0
+        return self.factor * 0.5 * jnp.sum(jnp.abs(off_diagonal)) / pairs
+
+
 _BY_NAME = {
     "l1": L1,
     "l2": L2,
@@ -105,6 +148,8 @@ _BY_NAME = {
     "L1": L1,
     "L2": L2,
     "L1L2": L1L2,
+    "orthogonal_regularizer": OrthogonalRegularizer,
+    "OrthogonalRegularizer": OrthogonalRegularizer,
 }
 
 

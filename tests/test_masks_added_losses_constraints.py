@@ -200,3 +200,22 @@ def test_regularizer_and_constraint_lookup_edge_cases():
     config = fk.constraints.serialize(fk.constraints.MaxNorm(2.0, axis=(0, 1)))
     restored = fk.constraints.get(config)
     assert restored.axis == (0, 1) and hash(restored) == hash(fk.constraints.MaxNorm(2.0, (0, 1)))
+
+
+@pytest.mark.parametrize("mode", ["rows", "columns"])
+def test_orthogonal_regularizer_matches_keras_and_is_zero_for_orthogonal_kernels(mode):
+    keras = pytest.importorskip("keras")
+    w = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    got = fk.regularizers.OrthogonalRegularizer(0.03, mode=mode)(jnp.asarray(w))
+    want = keras.regularizers.OrthogonalRegularizer(0.03, mode=mode)(jnp.asarray(w))
+    np.testing.assert_allclose(float(got), float(want), rtol=1e-5)
+    q = np.linalg.qr(np.random.default_rng(1).normal(size=(4, 4)))[0].astype("float32")
+    assert float(fk.regularizers.OrthogonalRegularizer(1.0, mode=mode)(jnp.asarray(q))) < 1e-6
+    reg = fk.regularizers.get("orthogonal_regularizer")
+    assert reg == fk.regularizers.OrthogonalRegularizer()
+    layer = fk.layers.Dense(3, kernel_regularizer=fk.regularizers.OrthogonalRegularizer(mode=mode))
+    assert type(layer).from_config(layer.get_config()).kernel_regularizer.mode == mode
+    with pytest.raises(ValueError, match="Received: inputs.shape=\\(2, 2, 2\\)"):
+        fk.regularizers.OrthogonalRegularizer()(jnp.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match="Received: mode='diag'"):
+        fk.regularizers.OrthogonalRegularizer(mode="diag")
