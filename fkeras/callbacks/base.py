@@ -67,12 +67,14 @@ class CallbackList(Callback):
     @property
     def batch_end_needs_state(self) -> bool:
         """Whether some callback's `on_train_batch_end` may look at `trainer.state`."""
+        return any(
+            _overrides_batch_end(c) and not c.batch_end_reads_logs_only for c in self.callbacks
+        )
 
-        def overrides(callback) -> bool:  # a subclass method or an instance attribute
-            hook = callback.on_train_batch_end
-            return getattr(hook, "__func__", hook) is not Callback.on_train_batch_end
-
-        return any(overrides(c) and not c.batch_end_reads_logs_only for c in self.callbacks)
+    @property
+    def has_batch_end(self) -> bool:
+        """Whether some callback has an `on_train_batch_end` (else logs are read per epoch)."""
+        return any(_overrides_batch_end(c) for c in self.callbacks)
 
     def _call(self, hook: str, *args):
         for callback in self.callbacks:
@@ -119,3 +121,8 @@ class CallbackList(Callback):
 
     def on_predict_batch_end(self, batch, logs=None):
         self._call("on_predict_batch_end", batch, logs)
+
+
+def _overrides_batch_end(callback) -> bool:  # a subclass method or an instance attribute
+    hook = callback.on_train_batch_end
+    return getattr(hook, "__func__", hook) is not Callback.on_train_batch_end

@@ -143,9 +143,11 @@ def build_layer(entry: Any, where: str):
     if not isinstance(config, dict):
         raise ValueError(f"{what}: the layer config must be a dict.")
     kwargs = _layer_kwargs(cls, config, what)
-    for key in ("layer", "backward_layer"):
+    for key in ("layer", "backward_layer", "cell"):
         if isinstance(kwargs.get(key), dict):
             kwargs[key] = build_layer(kwargs[key], where)
+    if isinstance(kwargs.get("cells"), list):  # StackedRNNCells
+        kwargs["cells"] = [build_layer(c, where) for c in kwargs["cells"]]
     try:
         return cls(**kwargs)
     except Exception as error:

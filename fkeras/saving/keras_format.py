@@ -48,6 +48,10 @@ _SUBLAYERS = {
     "LSTM": ("cell",),
     "GRU": ("cell",),
     "SimpleRNN": ("cell",),
+    "RNN": ("cell",),
+    "ConvLSTM1D": ("cell",),
+    "ConvLSTM2D": ("cell",),
+    "ConvLSTM3D": ("cell",),
     "Bidirectional": ("forward_layer", "backward_layer"),
     "TimeDistributed": ("layer",),
 }

@@ -128,6 +128,22 @@ class Trainer:
         """The trained model: the compiled model's structure with the current weights."""
         return combine(self.state.params, self.state.layer_state, self.steps.static)
 
+    def _output_spec(self, x):
+        """The model's output shapes for inputs like `x`, traced once per input signature
+        (tracing the model on every `fit` call would cost more than a short epoch)."""
+        signature = jax.tree_util.tree_map(lambda a: (np.shape(a)[1:], jnp.result_type(a)), x)
+        key = str(jax.tree_util.tree_structure(x)), str(signature)
+        cache = self.__dict__.setdefault("_output_specs", {})
+        if key not in cache:
+            model = self.model
+            cache[key] = jax.eval_shape(lambda m, x: m(x), model, _take_first(x))
+        out = cache[key]
+        batch = jax.tree_util.tree_leaves(x)[0].shape[0]
+        return jax.tree_util.tree_map(
+            lambda s: s if s.ndim == 0 else jax.ShapeDtypeStruct((batch, *s.shape[1:]), s.dtype),
+            out,
+        )
+
     def _log_order(self) -> list[str]:
         return self.steps.loss_names() + [e[0] for e in self.steps.metric_entries or []]
 
@@ -135,7 +151,7 @@ class Trainer:
         """Resolve metrics from shapes (once) and give the state their initial values."""
         steps = self.steps
         if steps.metric_entries is None:
-            y_pred = jax.eval_shape(lambda m, x: m(x), self.model, x)
+            y_pred = self._output_spec(x)
             steps.resolve_metrics(steps.targets(y), jax.tree_util.tree_leaves(y_pred))
         expected = {e[0] for e in steps.metric_entries} | set(steps.loss_names())
         if set(self.state.metric_states) != expected:
@@ -196,9 +212,7 @@ class Trainer:
         if data.y is None:
             return
         targets = self.steps.targets(data.y)
-        y_pred = jax.tree_util.tree_leaves(
-            jax.eval_shape(lambda m, x: m(x), self.model, _take_first(data.x))
-        )
+        y_pred = jax.tree_util.tree_leaves(self._output_spec(_take_first(data.x)))
         for i, loss in enumerate(self.outputs.losses):
             if not isinstance(loss, SparseCategoricalCrossentropy):
                 continue
@@ -495,7 +509,8 @@ class _BatchEnds:
 
     When every callback only reads logs, each call waits until the next dispatch is queued
     (one dispatch late), so reading logs never idles the device. When some callback may look
-    at `trainer.state`, each call happens at once, while the state matches its logs.
+    at `trainer.state`, each call happens at once, while the state matches its logs. When no
+    callback has `on_train_batch_end`, logs are read once, at the end of the epoch.
     """
 
     def __init__(self, cbs: CallbackList, order):
@@ -504,6 +519,9 @@ class _BatchEnds:
         self.last: dict = {}
 
     def add(self, step: int, logs: dict) -> None:
+        if not self.cbs.has_batch_end:  # nobody reads batch logs: keep the device's last ones
+            self.pending = (step, logs)
+            return
         if self.lag:
             self._flush()
             self.pending = (step, logs)
@@ -515,7 +533,8 @@ class _BatchEnds:
         if self.pending is not None:
             step, logs = self.pending
             self.pending, self.last = None, _to_host(logs, self.order())
-            self.cbs.on_train_batch_end(step, self.last)
+            if self.cbs.has_batch_end:
+                self.cbs.on_train_batch_end(step, self.last)
 
     def finish(self) -> dict:
         self._flush()

@@ -2,113 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
-from ... import activations, constraints, initializers, regularizers
 from ...core.errors import describe
 from ...core.layer import Layer, static
-from .loop import check_rank3, keep_masks, run_layer, sequence_shape, split_inputs
+from .loop import check_rank3, run_layer, sequence_shape, split_inputs
+from .weights import DenseRecurrentBase
 
 
-class RNNBase(Layer):
-    """Base of the recurrent layers; subclasses set `_gates`, `_num_states`, `_step` and the
-    bias. Not a layer on its own (Keras' generic `RNN(cell)` is not provided)."""
+def stateful_message(owner: str, value) -> str:
+    return (
+        f"{owner}: stateful=True is not supported. fkeras layers are immutable, so "
+        "they cannot keep states between calls. Carry the states yourself: create the "
+        "layer with return_state=True and call "
+        "`outputs, *states = layer(x, initial_state=states)`. "
+        f"Received: stateful={value!r}"
+    )
+
+
+class RNNBase(DenseRecurrentBase):
+    """Base of the recurrent layers SimpleRNN, LSTM and GRU; subclasses set `_gates`,
+    `_num_states`, `_step` and the bias (their step equations live in `cell_math`, shared with
+    the cells). For any other cell use the generic `RNN(cell)`."""
 
     supports_masking = True
-    _gates: ClassVar[int] = 1
-    _num_states: ClassVar[int] = 1
 
-    units: int = static()
-    activation: Any = static()
-    use_bias: bool = static()
-    kernel_initializer: Any = static()
-    recurrent_initializer: Any = static()
-    bias_initializer: Any = static()
-    kernel_regularizer: Any = static()
-    recurrent_regularizer: Any = static()
-    bias_regularizer: Any = static()
-    activity_regularizer: Any = static()
-    kernel_constraint: Any = static()
-    recurrent_constraint: Any = static()
-    bias_constraint: Any = static()
-    dropout: float = static()
-    recurrent_dropout: float = static()
-    seed: int | None = static()
     return_sequences: bool = static()
     return_state: bool = static()
     go_backwards: bool = static()
     stateful: bool = static()
     unroll: bool = static()
     zero_output_for_mask: bool = static()
-    kernel: Array | None
-    recurrent_kernel: Array | None
-    bias: Array | None
 
     def _init_rnn(self, args: dict, *, name, trainable, dtype) -> None:
         """Validate and store the arguments shared by all recurrent layers."""
         Layer.__init__(self, name=name, trainable=trainable, dtype=dtype)
-        owner = describe(self)
-        units = args["units"]
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(
-                f"{owner} expects a positive integer `units`. Received: units={units!r}"
-            )
+        self._init_dense_recurrent(args)
         if args["stateful"]:
-            raise ValueError(
-                f"{owner}: stateful=True is not supported. fkeras layers are immutable, so "
-                "they cannot keep states between calls. Carry the states yourself: create the "
-                "layer with return_state=True and call "
-                "`outputs, *states = layer(x, initial_state=states)`. "
-                f"Received: stateful={args['stateful']!r}"
-            )
-        for rate_name in ("dropout", "recurrent_dropout"):
-            rate = args[rate_name]
-            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-                raise ValueError(
-                    f"{owner} expects `{rate_name}` to be a float in [0, 1]. "
-                    f"Received: {rate_name}={rate!r}"
-                )
-        for act_name in ("activation", "recurrent_activation"):
-            if act_name in args:
-                activations.get(args[act_name], owner=owner)
-                setattr(self, act_name, "linear" if args[act_name] is None else args[act_name])
-        self.units = units
-        self.use_bias = bool(args["use_bias"])
-        for kind, module in (
-            ("initializer", initializers),
-            ("regularizer", regularizers),
-            ("constraint", constraints),
-        ):
-            for prefix in ("kernel", "recurrent", "bias", "activity"):
-                arg = f"{prefix}_{kind}"
-                if arg in args:
-                    setattr(self, arg, module.get(args[arg], owner=owner))
-        self.dropout = float(args["dropout"])
-        self.recurrent_dropout = float(args["recurrent_dropout"])
-        self.seed = args["seed"]
+            raise ValueError(stateful_message(describe(self), args["stateful"]))
         for flag in ("return_sequences", "return_state", "go_backwards", "stateful", "unroll"):
             setattr(self, flag, bool(args[flag]))
         self.zero_output_for_mask = bool(args["zero_output_for_mask"])
-        self.kernel = self.recurrent_kernel = self.bias = None
-
-    # The base's generic regularizer/constraint lookup uses `<weight>_regularizer`; Keras names
-    # the recurrent kernel's arguments `recurrent_regularizer`/`recurrent_constraint`.
-    @property
-    def recurrent_kernel_regularizer(self):
-        return self.recurrent_regularizer
-
-    @property
-    def recurrent_kernel_constraint(self):
-        return self.recurrent_constraint
 
     # ----------------------------------------------------------------- building
-    def _make_bias(self, key: PRNGKeyArray) -> Array:
-        return self.bias_initializer(key, (self._gates * self.units,), self.dtype)
-
     def create_weights(self, input_shape, key: PRNGKeyArray) -> dict[str, Array | None]:
         shape = sequence_shape(input_shape)
         check_rank3(self, shape)
@@ -117,46 +54,13 @@ class RNNBase(Layer):
                 f"{describe(self)} needs the feature dimension (the last) to be known. "
                 f"Received: input_shape={tuple(shape)}"
             )
-        k_kernel, k_recurrent, k_bias = jax.random.split(key, 3)
-        width = self._gates * self.units
-        return {
-            "kernel": self.kernel_initializer(k_kernel, (shape[-1], width), self.dtype),
-            "recurrent_kernel": self.recurrent_initializer(
-                k_recurrent, (self.units, width), self.dtype
-            ),
-            "bias": self._make_bias(k_bias) if self.use_bias else None,
-        }
+        return self._make_weights(shape[-1], key)
 
     # ------------------------------------------------------------------ calling
-    def _step(self, x_t, states, dp_masks, rec_masks):
-        raise NotImplementedError
-
     def _dropout_masks(self, sequences, training: bool, key):
-        use_dp = training and 0.0 < self.dropout < 1.0
-        use_rec = training and 0.0 < self.recurrent_dropout < 1.0
-        if not (use_dp or use_rec):
-            return None, None
-        if key is None:
-            raise ValueError(
-                f"{describe(self)} needs a PRNG key in training mode with dropout="
-                f"{self.dropout}, recurrent_dropout={self.recurrent_dropout}. Call the model as "
-                "`model(x, training=True, key=jax.random.key(step))` (the trainer does this for "
-                "you). Received: key=None"
-            )
-        if self.seed is not None:
-            key = jax.random.fold_in(key, self.seed)
-        # Keras: one mask per gate when recurrent_dropout is set (implementation 1), else one.
-        count = self._gates if self.recurrent_dropout != 0.0 and self._gates > 1 else 1
-        batch, features = sequences.shape[0], sequences.shape[-1]
-        k_in, k_rec = jax.random.split(key)
-        dtype = sequences.dtype
-        dp = keep_masks(k_in, self.dropout, (count, batch, features), dtype) if use_dp else None
-        rec = (
-            keep_masks(k_rec, self.recurrent_dropout, (count, batch, self.units), dtype)
-            if use_rec
-            else None
+        return self._masks_for(
+            sequences.shape[0], sequences.shape[-1], sequences.dtype, training, key
         )
-        return dp, rec
 
     def _initial_states(self, sequences, initial_state) -> tuple:
         batch = sequences.shape[0]

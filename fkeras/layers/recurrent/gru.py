@@ -6,11 +6,10 @@ from typing import Any
 
 from jaxtyping import Array
 
-from ... import activations
 from ...core.layer import static
 from ...core.registry import register_serializable
 from .base import RNNBase, check_use_cudnn, fill_doc
-from .loop import gate_input, gate_matmul
+from .cell_math import gru_bias_shape, gru_step
 
 
 @register_serializable(package="fkeras")
@@ -90,37 +89,8 @@ class GRU(RNNBase):
         self.use_cudnn = check_use_cudnn(self, use_cudnn)
 
     def _make_bias(self, key) -> Array:
-        shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+        shape = gru_bias_shape(self.units, self.reset_after)
         return self.bias_initializer(key, shape, self.dtype)
 
     def _step(self, x_t, states, dp, rec):
-        (h,) = states
-        u = self.units
-        act = activations.get(self.activation)
-        rec_act = activations.get(self.recurrent_activation)
-        if self.bias is None:
-            input_bias = recurrent_bias = None
-        elif self.reset_after:
-            input_bias, recurrent_bias = self.bias[0], self.bias[1]
-        else:
-            input_bias, recurrent_bias = self.bias, None
-
-        matrix_x = gate_matmul(x_t, self.kernel, dp)
-        if input_bias is not None:
-            matrix_x = matrix_x + input_bias
-        x_z, x_r, x_h = matrix_x[:, :u], matrix_x[:, u : 2 * u], matrix_x[:, 2 * u :]
-
-        if self.reset_after:
-            inner = gate_matmul(h, self.recurrent_kernel, rec)
-            if recurrent_bias is not None:
-                inner = inner + recurrent_bias
-            z = rec_act(x_z + inner[:, :u])
-            r = rec_act(x_r + inner[:, u : 2 * u])
-            candidate = act(x_h + r * inner[:, 2 * u :])
-        else:
-            k = self.recurrent_kernel
-            z = rec_act(x_z + gate_input(h, rec, 0) @ k[:, :u])
-            r = rec_act(x_r + gate_input(h, rec, 1) @ k[:, u : 2 * u])
-            candidate = act(x_h + (r * gate_input(h, rec, 2)) @ k[:, 2 * u :])
-        h = z * h + (1 - z) * candidate
-        return h, (h,)
+        return gru_step(self, x_t, states, dp, rec)

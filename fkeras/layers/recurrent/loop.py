@@ -75,10 +75,62 @@ def gate_input(x: Array, masks: Array | None, gate: int) -> Array:
     return x * masks[gate if masks.shape[0] > 1 else 0]
 
 
+def draw_dropout_masks(
+    owner,
+    *,
+    dropout: float,
+    recurrent_dropout: float,
+    seed: int | None,
+    count: int,
+    input_shape: tuple,
+    state_shape: tuple,
+    dtype,
+    training: bool,
+    key,
+):
+    """`(input_masks, recurrent_masks)` drawn once per sequence (Keras reuses them at every
+    timestep): `(count, *input_shape)` and `(count, *state_shape)`, or None where not used."""
+    use_dp = training and 0.0 < dropout < 1.0
+    use_rec = training and 0.0 < recurrent_dropout < 1.0
+    if not (use_dp or use_rec):
+        return None, None
+    if key is None:
+        raise ValueError(
+            f"{describe(owner)} needs a PRNG key in training mode with dropout="
+            f"{dropout}, recurrent_dropout={recurrent_dropout}. Call the model as "
+            "`model(x, training=True, key=jax.random.key(step))` (the trainer does this for "
+            "you). Received: key=None"
+        )
+    if seed is not None:
+        key = jax.random.fold_in(key, seed)
+    k_in, k_rec = jax.random.split(key)
+    dp = keep_masks(k_in, dropout, (count, *input_shape), dtype) if use_dp else None
+    rec = keep_masks(k_rec, recurrent_dropout, (count, *state_shape), dtype) if use_rec else None
+    return dp, rec
+
+
+def _first_state(states):
+    """Keras' guess at the previous output: the first state (of the last cell when stacked)."""
+    first = states[0]
+    if isinstance(first, (list, tuple)):
+        last = states[-1]
+        first = last[0] if isinstance(last, (list, tuple)) else last
+    return first
+
+
+def _batch_where(keep: Array, new, old):
+    """`where(keep, new, old)` leaf by leaf, with `keep` `(batch,)` broadcast over each leaf."""
+
+    def pick(n, o):
+        return jnp.where(keep.reshape(keep.shape + (1,) * (n.ndim - 1)), n, o)
+
+    return jax.tree_util.tree_map(pick, new, old)
+
+
 def rnn_loop(
     step,
     sequences: Array,
-    states: tuple,
+    states,
     *,
     mask: Array | None,
     go_backwards: bool,
@@ -87,18 +139,18 @@ def rnn_loop(
     return_sequences: bool,
 ):
     """`(last_output, outputs or None, final_states)` of `step(x_t, states) -> (out, states)`
-    over axis 1 of `sequences` (batch-major in, batch-major out)."""
+    over axis 1 of `sequences` (batch-major in, batch-major out). `states` is any pytree of
+    `(batch, ...)` arrays; the step must return new states of the same structure."""
     xs = jnp.swapaxes(sequences, 0, 1)
-    batch = sequences.shape[0]
-    out_size = states[0].shape[-1]
-    prev0 = jnp.zeros((batch, out_size), states[0].dtype)
+    out_spec = jax.eval_shape(lambda x, s: step(x, s)[0], xs[0], states)
+    prev0 = jnp.zeros(out_spec.shape, out_spec.dtype)
 
     if mask is None:
 
         def body(carry, x_t):
             states, _ = carry
             out, new_states = step(x_t, states)
-            return (tuple(new_states), out), (out if return_sequences else None)
+            return (new_states, out), (out if return_sequences else None)
 
         scan_xs = xs
     else:
@@ -108,26 +160,29 @@ def rnn_loop(
                 "A recurrent layer's mask must have shape (batch, timesteps) = "
                 f"{tuple(sequences.shape[:2])}. Received: mask.shape={tuple(mask.shape)}"
             )
-        ms = jnp.swapaxes(mask, 0, 1)[..., None]  # (T, B, 1)
+        ms = jnp.swapaxes(mask, 0, 1)  # (T, B)
 
         def body(carry, inp):
             states, prev_out = carry
             x_t, m_t = inp
             out, new_states = step(x_t, states)
+            first = _first_state(states)
             if unroll:  # Keras' unrolled loop repeats the previous output (zeros at first)
                 fill = prev_out
             elif zero_output_for_mask:
                 fill = jnp.zeros_like(out)
-            else:  # the previous state h, which is the previous output for these cells
-                fill = states[0]
-            out = jnp.where(m_t, out, fill)
-            new_states = tuple(jnp.where(m_t, n, s) for n, s in zip(new_states, states))
+            elif first.shape == out.shape:  # the previous state h: the previous output
+                fill = first.astype(out.dtype)
+            else:  # a custom cell whose first state is not its output
+                fill = prev_out
+            out = _batch_where(m_t, out, fill)
+            new_states = _batch_where(m_t, new_states, states)
             return (new_states, out), (out if return_sequences else None)
 
         scan_xs = (xs, ms)
 
     (final_states, last), outputs = jax.lax.scan(
-        body, (tuple(states), prev0), scan_xs, reverse=go_backwards, unroll=bool(unroll)
+        body, (states, prev0), scan_xs, reverse=go_backwards, unroll=bool(unroll)
     )
     if return_sequences:
         if go_backwards:
@@ -143,7 +198,7 @@ def run_layer(layer, sequences, states, mask, dp, rec):
     return rnn_loop(
         lambda x_t, s: layer._step(x_t, s, dp, rec),
         sequences,
-        states,
+        tuple(states),
         mask=mask,
         go_backwards=layer.go_backwards,
         unroll=layer.unroll,

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 from jaxtyping import Array
 
-from ... import activations
 from ...core.layer import static
 from ...core.registry import register_serializable
 from .base import RNNBase, check_use_cudnn, fill_doc
-from .loop import gate_matmul
+from .cell_math import lstm_bias, lstm_step
 
 
 @register_serializable(package="fkeras")
@@ -92,29 +89,7 @@ class LSTM(RNNBase):
         self.use_cudnn = check_use_cudnn(self, use_cudnn)
 
     def _make_bias(self, key) -> Array:
-        u = self.units
-        if not self.unit_forget_bias:
-            return self.bias_initializer(key, (4 * u,), self.dtype)
-        k1, k2 = jax.random.split(key)
-        return jnp.concatenate(
-            [
-                self.bias_initializer(k1, (u,), self.dtype),
-                jnp.ones((u,), self.dtype),
-                self.bias_initializer(k2, (2 * u,), self.dtype),
-            ]
-        )
+        return lstm_bias(self.bias_initializer, self.units, self.unit_forget_bias, key, self.dtype)
 
     def _step(self, x_t, states, dp, rec):
-        h, c = states
-        u = self.units
-        act = activations.get(self.activation)
-        rec_act = activations.get(self.recurrent_activation)
-        z = gate_matmul(x_t, self.kernel, dp) + gate_matmul(h, self.recurrent_kernel, rec)
-        if self.bias is not None:
-            z = z + self.bias
-        i = rec_act(z[:, :u])
-        f = rec_act(z[:, u : 2 * u])
-        c = f * c + i * act(z[:, 2 * u : 3 * u])
-        o = rec_act(z[:, 3 * u :])
-        h = o * act(c)
-        return h, (h, c)
+        return lstm_step(self, x_t, states, dp, rec)

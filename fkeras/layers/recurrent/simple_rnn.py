@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ... import activations
 from ...core.registry import register_serializable
 from .base import RNNBase, fill_doc
-from .loop import gate_matmul
+from .cell_math import simple_rnn_step
 
 
 @register_serializable(package="fkeras")
@@ -67,9 +66,4 @@ class SimpleRNN(RNNBase):
         self._init_rnn(args, name=name, trainable=trainable, dtype=dtype)
 
     def _step(self, x_t, states, dp, rec):
-        (h,) = states
-        y = gate_matmul(x_t, self.kernel, dp)
-        if self.bias is not None:
-            y = y + self.bias
-        y = activations.get(self.activation)(y + gate_matmul(h, self.recurrent_kernel, rec))
-        return y, (y,)
+        return simple_rnn_step(self, x_t, states, dp, rec)
