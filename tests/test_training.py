@@ -141,6 +141,26 @@ def test_steps_per_execution_does_not_change_the_result():
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_convolutional_models_take_one_straight_step_per_dispatch_on_cpu():
+    L = fk.layers
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 6, 6, 1)).astype("float32"), rng.integers(0, 3, 20)
+    results = []
+    for spe in ("auto", 3):
+        model = fk.Sequential(
+            [fk.Input((6, 6, 1)), L.Conv2D(4, 3), L.Flatten(), L.Dense(3)], seed=0
+        )
+        trainer = model.compile(optimizer="adam", loss=ce(), steps_per_execution=spe, seed=0)
+        trainer.fit(x, y, batch_size=8, epochs=2, verbose=0)  # 3 steps/epoch, 1 padded
+        results.append((trainer, trainer.evaluate(x, y, batch_size=8, verbose=0)))
+    (straight, logs), (scanned, scanned_logs) = results
+    if jax.default_backend() == "cpu":
+        assert straight._steps_per_dispatch(50) == 1
+    for a, b in zip(straight.model.get_weights(), scanned.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(list(logs.values()), list(scanned_logs.values()), rtol=1e-5)
+
+
 def test_generators_and_iterables_of_batches():
     x, y = small_data(n=30)
 
