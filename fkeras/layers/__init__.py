@@ -10,6 +10,16 @@ from .attention import (
     GroupQueryAttention,
     MultiHeadAttention,
 )
+from .convolution_aliases import (
+    Convolution1D,
+    Convolution1DTranspose,
+    Convolution2D,
+    Convolution2DTranspose,
+    Convolution3D,
+    Convolution3DTranspose,
+    SeparableConvolution1D,
+    SeparableConvolution2D,
+)
 from .convolutional import (
     Conv1D,
     Conv1DTranspose,
@@ -23,12 +33,20 @@ from .convolutional import (
     SeparableConv2D,
 )
 from .core import Dense, Identity, Input, InputLayer, Masking
+from .einsum_dense import EinsumDense
 from .embedding import Embedding
+from .lambda_layer import Lambda
 from .merging import Add, Concatenate
 from .merging_more import Average, Dot, Maximum, Minimum, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
 from .normalization_more import GroupNormalization, RMSNormalization, UnitNormalization
 from .pooling import (
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
     AveragePooling1D,
     AveragePooling2D,
     AveragePooling3D,
@@ -55,10 +73,15 @@ from .pooling import (
     MaxPooling3D,
 )
 from .preprocessing import (
+    CategoryEncoding,
     CenterCrop,
+    Discretization,
+    Hashing,
+    IntegerLookup,
     Normalization,
     RandomBrightness,
     RandomContrast,
+    RandomCrop,
     RandomFlip,
     RandomRotation,
     RandomTranslation,
@@ -105,10 +128,17 @@ from .reshaping_nd import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from .spectral_normalization import SpectralNormalization
 
 __all__ = [
     "Activation",
     "ActivityRegularization",
+    "AdaptiveAveragePooling1D",
+    "AdaptiveAveragePooling2D",
+    "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D",
+    "AdaptiveMaxPooling2D",
+    "AdaptiveMaxPooling3D",
     "Add",
     "AdditiveAttention",
     "AlphaDropout",
@@ -122,6 +152,7 @@ __all__ = [
     "AvgPool3D",
     "BatchNormalization",
     "Bidirectional",
+    "CategoryEncoding",
     "CenterCrop",
     "Concatenate",
     "Conv1D",
@@ -139,6 +170,7 @@ __all__ = [
     "Dense",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
+    "Discretization",
     "Dot",
     "Dropout",
     "ELU",
@@ -163,9 +195,11 @@ __all__ = [
     "GroupNormalization",
     "GroupQueryAttention",
     "GroupedQueryAttention",
+    "Hashing",
     "Identity",
     "Input",
     "InputLayer",
+    "IntegerLookup",
     "LSTM",
     "LSTMCell",
     "Layer",
@@ -189,6 +223,7 @@ __all__ = [
     "RNN",
     "RandomBrightness",
     "RandomContrast",
+    "RandomCrop",
     "RandomFlip",
     "RandomRotation",
     "RandomTranslation",
@@ -219,4 +254,15 @@ __all__ = [
     "ZeroPadding3D",
     "state_field",
     "static",
+    "Convolution1D",
+    "Convolution1DTranspose",
+    "Convolution2D",
+    "Convolution2DTranspose",
+    "Convolution3D",
+    "Convolution3DTranspose",
+    "SeparableConvolution1D",
+    "SeparableConvolution2D",
+    "EinsumDense",
+    "Lambda",
+    "SpectralNormalization",
 ]

@@ -1,5 +1,14 @@
-"""Pooling layers: windowed (`MaxPooling2D`, ...) and global (`GlobalAveragePooling2D`, ...)."""
+"""Pooling layers: windowed (`MaxPooling2D`, ...), global (`GlobalAveragePooling2D`, ...) and
+adaptive (`AdaptiveAveragePooling2D`, ...)."""
 
+from .adaptive_pooling import (
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
+)
 from .global_pooling import (
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
@@ -30,6 +39,12 @@ from .pooling import (
 )
 
 __all__ = [
+    "AdaptiveAveragePooling1D",
+    "AdaptiveAveragePooling2D",
+    "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D",
+    "AdaptiveMaxPooling2D",
+    "AdaptiveMaxPooling3D",
     "AveragePooling1D",
     "AveragePooling2D",
     "AveragePooling3D",
