@@ -31,6 +31,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import time
 from typing import Any, TypeVar
 
 import jax
@@ -150,9 +151,7 @@ def save_sharded_checkpoint(
         )
     if "://" not in path:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        if jax.process_index() == 0:  # a save that crashed earlier leaves its temporary folder
-            for stale in glob.glob(glob.escape(path) + ".orbax-checkpoint-tmp*"):
-                shutil.rmtree(stale, ignore_errors=True)
+        _remove_stale_temporaries(path)
     leaves = jax.tree_util.tree_flatten_with_path(state)[0]
     arrays = {
         f"a{i}": jax.random.key_data(leaf) if _is_key(leaf) else leaf
@@ -165,17 +164,29 @@ def save_sharded_checkpoint(
         "epoch": None if epoch is None else int(epoch),
         "leaves": [_spec(p, leaf) for p, leaf in leaves],
     }
-    with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as checkpointer:
-        checkpointer.save(
-            path,
-            args=ocp.args.Composite(
-                **{
-                    _STATE: ocp.args.StandardSave(arrays),
-                    _METADATA: ocp.args.JsonSave(metadata),
-                }
-            ),
-            force=overwrite,
-        )
+    args = ocp.args.Composite(
+        **{_STATE: ocp.args.StandardSave(arrays), _METADATA: ocp.args.JsonSave(metadata)}
+    )
+    for attempt in range(3):
+        try:
+            with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as checkpointer:
+                checkpointer.save(path, args=args, force=overwrite)
+            return
+        except FileExistsError:
+            # Writer threads of a save that failed in this process may still be finishing
+            # in its temporary folder; let them, clear it, and try again.
+            if attempt == 2 or "://" in path:
+                raise
+            time.sleep(0.5)
+            _remove_stale_temporaries(path)
+
+
+def _remove_stale_temporaries(path: str) -> None:
+    """Remove Orbax's temporary folders left by an earlier save that crashed or failed."""
+    if jax.process_index() != 0:
+        return
+    for stale in glob.glob(glob.escape(path) + ".orbax-checkpoint-tmp*"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _read_metadata(ocp, path: str, where: str) -> dict:
