@@ -16,17 +16,21 @@ from ..distribution.multihost import global_batch, place
 from ..distribution.placement import state_shardings
 
 # The argument roles of each compiled program: "state" (the TrainState), "params",
-# "layer_state", "metrics" (metric states), "batch" (split on the data axis), "replicated".
+# "layer_state", "metrics" (metric states), "batch" (split on the data axis), "replicated";
+# the outputs: the new state and the logs (replicated).
 _ROLES = {
-    "train_dispatch": (("state", "replicated", "replicated", "replicated"), ("state", "rep")),
-    "train_batch": (("state", "batch", "batch", "batch", "batch"), ("state", "rep")),
+    "train_dispatch": (
+        ("state", "replicated", "replicated", "replicated"),
+        ("state", "replicated"),
+    ),
+    "train_batch": (("state", "batch", "batch", "batch", "batch"), ("state", "replicated")),
     "test_dispatch": (
         ("metrics", "params", "layer_state", "replicated", "replicated", "replicated"),
-        ("rep", "rep"),
+        ("replicated", "replicated"),
     ),
     "test_batch": (
         ("metrics", "params", "layer_state", "batch", "batch", "batch", "batch"),
-        ("rep", "rep"),
+        ("replicated", "replicated"),
     ),
     "predict_dispatch": (("params", "layer_state", "replicated", "replicated", "replicated"), None),
     "predict_step": (("state", "batch"), None),
@@ -106,7 +110,6 @@ class Placement:
             "metrics": self.replicated,
             "batch": self.distribution.data_sharding(),
             "replicated": self.replicated,
-            "rep": self.replicated,
         }
         return jax.jit(
             fn,
